@@ -1,0 +1,443 @@
+//! An arena: a lock, the chunks it owns, and the subpages it has cut.
+//!
+//! ```text
+//!            Arena (one Mutex)
+//!   ┌──────────────┴───────────────────┐
+//!   groups: Empty Q0 Q25 Q50 Q75 Full  avail[class]: subpages with free slots
+//!     │                                  │
+//!   chunk ─ PageRuns ── run ── run ── subpage(class 1 KiB) ─ elements
+//! ```
+//!
+//! Allocation of a normal class: search the usage groups (fuller first, see
+//! `chunk_list.rs`) for a chunk whose page runs fit, else map a new chunk.
+//! Allocation of a small class: take the last subpage of `avail[class]`,
+//! else cut a new subpage out of a fresh run. Release reverses it; a subpage
+//! that empties returns its run (the last one of its class is kept, so a
+//! steady alloc/free of one size never re-cuts runs), and a chunk that
+//! empties moves to `Empty`, where trimming can find it.
+//!
+//! Lock discipline: all run and subpage tables are touched only under the
+//! arena lock; chunks are destroyed (unmapped, and their pool reference
+//! dropped) only after it is released, because dropping the last pool
+//! reference frees this very arena.
+//!
+//! Counters are atomics written under the lock (single writer at a time)
+//! and read without it by `metrics()`.
+
+use crate::backing::Memory;
+use crate::chunk::{page_addr, ChunkHeader, PageRuns};
+use crate::chunk_list::{ChunkGroups, Group, Place, SEARCH_ORDER};
+use crate::handle::Handle;
+use crate::metrics::ArenaStats;
+use crate::pool::PoolInner;
+use crate::region::Region;
+use crate::size_class::{ClassIdx, Kind};
+use crate::subpage::{Subpage, NOT_AVAIL};
+use crate::sync::atomic::{AtomicU32, AtomicUsize};
+use crate::sync::Mutex;
+use std::ptr::NonNull;
+
+/// Why an arena could not serve a request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Refused {
+    /// A new chunk would exceed `max_memory`.
+    OverLimit,
+    /// The system refused a new chunk.
+    OutOfMemory,
+}
+
+/// One arena.
+#[derive(Debug)]
+pub(crate) struct Arena {
+    /// Position in `pool.arenas`.
+    pub(crate) index: u32,
+    /// Threads bound to this arena.
+    pub(crate) threads: AtomicUsize,
+    /// Counters, read lock-free.
+    pub(crate) stats: ArenaStats,
+    state: Mutex<ArenaState>,
+}
+
+#[derive(Debug)]
+struct ArenaState {
+    /// Chunk table; `None` slots are reused.
+    chunks: Vec<Option<ChunkState>>,
+    free_slots: Vec<u32>,
+    groups: ChunkGroups,
+    /// Per small class: subpages with at least one free element.
+    avail: Box<[Vec<SubpageRef>]>,
+}
+
+/// Where a subpage lives: chunk slot and run start page.
+#[derive(Debug, Clone, Copy)]
+struct SubpageRef {
+    slot: u32,
+    start: u32,
+}
+
+#[derive(Debug)]
+struct ChunkState {
+    /// Owned: from `Box::into_raw`, freed by `destroy_chunk`. Buffers hold
+    /// raw pointers to it, so the arena never takes `&mut` to it.
+    header: NonNull<ChunkHeader>,
+    runs: PageRuns,
+    /// At a subpage run's first page: its subpage.
+    subpages: Box<[Option<Box<Subpage>>]>,
+    place: Place,
+}
+
+// SAFETY: the header pointer is an owned allocation whose shared parts are
+// `Sync` (memory block, atomics, an `Arc`); the rest is plain data.
+unsafe impl Send for ChunkState {}
+
+impl Arena {
+    pub(crate) fn new(index: u32, small_classes: usize) -> Arena {
+        Arena {
+            index,
+            threads: AtomicUsize::new(0),
+            stats: ArenaStats::default(),
+            state: Mutex::new(ArenaState {
+                chunks: Vec::new(),
+                free_slots: Vec::new(),
+                groups: ChunkGroups::default(),
+                avail: (0..small_classes).map(|_| Vec::new()).collect(),
+            }),
+        }
+    }
+
+    /// Allocates one region of class `class`.
+    pub(crate) fn allocate(&self, pool: &PoolInner, class: ClassIdx) -> Result<Region, Refused> {
+        let mut st = self.state.lock();
+        let region = match pool.classes.kind(class) {
+            Kind::Small => st.allocate_small(self, pool, class)?,
+            _ => {
+                let pages = pool.classes.run_pages(class);
+                let (slot, start) = st.allocate_run(self, pool, pages)?;
+                let chunk = st.chunk(slot);
+                let header = chunk.header;
+                // SAFETY: headers of live chunks are valid (owned by the table).
+                let hdr = unsafe { header.as_ref() };
+                Region {
+                    ptr: page_addr(hdr.memory.as_ptr(), start, pool.classes.page_size()),
+                    cap: pool.classes.size(class),
+                    chunk: header,
+                    refs: NonNull::from(&hdr.run_refs[start as usize]),
+                    handle: Handle::run(start, pages),
+                    class,
+                }
+            }
+        };
+        self.stats.allocated(pool.classes.kind(class), region.cap);
+        Ok(region)
+    }
+
+    /// Takes back a region of this arena. Returns a chunk that became empty
+    /// and must be destroyed (with [`destroy_chunk`]) by the caller, after
+    /// this call and without touching the pool afterwards.
+    pub(crate) fn free(&self, pool: &PoolInner, region: Region) -> Option<NonNull<ChunkHeader>> {
+        let kind = pool.classes.kind(region.class);
+        let slot = region.header().slot;
+        let mut st = self.state.lock();
+        self.stats.freed(kind, region.cap);
+        let handle = region.handle;
+        if handle.is_subpage() {
+            st.free_element(self, pool, slot, handle)
+        } else {
+            st.free_run(self, pool, slot, handle.run_start(), handle.run_pages())
+        }
+    }
+
+    /// Removes every empty chunk (all pages free); the caller destroys them
+    /// after this returns. Keeps none: the caller decides when to call.
+    pub(crate) fn take_empty_chunks(&self, pool: &PoolInner) -> Vec<NonNull<ChunkHeader>> {
+        let mut st = self.state.lock();
+        // An empty subpage (kept as its class's last) pins its chunk; let go
+        // of such subpages first.
+        for class in 0..st.avail.len() {
+            let candidates: Vec<SubpageRef> = st.avail[class].clone();
+            for sref in candidates {
+                let sub = st.subpage(sref);
+                if sub.is_empty() {
+                    let pages = sub.run_pages;
+                    st.unlist_subpage(sref);
+                    st.chunk_mut(sref.slot).subpages[sref.start as usize] = None;
+                    st.chunk_mut(sref.slot).runs.free(sref.start, pages);
+                    st.regroup(sref.slot);
+                }
+            }
+        }
+        let slots: Vec<u32> = st.groups.list(Group::Empty).to_vec();
+        slots
+            .into_iter()
+            .map(|slot| st.remove_chunk(self, pool, slot))
+            .collect()
+    }
+
+    /// Number of chunks held.
+    pub(crate) fn chunk_count(&self) -> usize {
+        self.stats.chunks.get()
+    }
+
+    /// Checks every chunk's and subpage's invariants.
+    #[cfg(any(test, feature = "debug-checks"))]
+    pub(crate) fn validate(&self) {
+        let st = self.state.lock();
+        for chunk in st.chunks.iter().flatten() {
+            chunk.runs.validate();
+            for sub in chunk.subpages.iter().flatten() {
+                sub.validate();
+            }
+        }
+        assert_eq!(st.groups.len(), st.chunks.iter().flatten().count());
+    }
+}
+
+impl ArenaState {
+    fn chunk(&self, slot: u32) -> &ChunkState {
+        self.chunks[slot as usize]
+            .as_ref()
+            .expect("live chunk slot")
+    }
+
+    fn chunk_mut(&mut self, slot: u32) -> &mut ChunkState {
+        self.chunks[slot as usize]
+            .as_mut()
+            .expect("live chunk slot")
+    }
+
+    fn subpage(&mut self, sref: SubpageRef) -> &mut Subpage {
+        self.chunk_mut(sref.slot).subpages[sref.start as usize]
+            .as_deref_mut()
+            .expect("subpage at run start")
+    }
+
+    fn allocate_small(
+        &mut self,
+        arena: &Arena,
+        pool: &PoolInner,
+        class: ClassIdx,
+    ) -> Result<Region, Refused> {
+        let sref = match self.avail[class as usize].last() {
+            Some(&sref) => sref,
+            None => {
+                let (pages, elems) = pool.classes.subpage_run(class);
+                let (slot, start) = self.allocate_run(arena, pool, pages)?;
+                let size = pool.classes.size(class);
+                let sub = Subpage::new(class, size, pages, elems);
+                self.chunk_mut(slot).subpages[start as usize] = Some(Box::new(sub));
+                let sref = SubpageRef { slot, start };
+                self.list_subpage(sref);
+                sref
+            }
+        };
+        let header = self.chunk(sref.slot).header;
+        let sub = self.subpage(sref);
+        let elem = sub.allocate().expect("listed subpages have a free element");
+        let offset = elem as usize * sub.elem_size as usize;
+        let (refs, pages, full) = (sub.ref_slot(elem), sub.run_pages, sub.free == 0);
+        if full {
+            self.unlist_subpage(sref);
+        }
+        // SAFETY: headers of live chunks are valid (owned by the table).
+        let hdr = unsafe { header.as_ref() };
+        let run = page_addr(hdr.memory.as_ptr(), sref.start, pool.classes.page_size());
+        Ok(Region {
+            // SAFETY: `elem < elems`, so `offset + size <= run length`, and the
+            // run lies inside the chunk.
+            ptr: unsafe { run.add(offset) },
+            cap: pool.classes.size(class),
+            chunk: header,
+            refs,
+            handle: Handle::element(sref.start, pages, elem),
+            class,
+        })
+    }
+
+    /// Finds `pages` free pages, mapping a new chunk if no chunk has room.
+    fn allocate_run(
+        &mut self,
+        arena: &Arena,
+        pool: &PoolInner,
+        pages: u32,
+    ) -> Result<(u32, u32), Refused> {
+        for group in SEARCH_ORDER {
+            for i in 0..self.groups.list(group).len() {
+                let slot = self.groups.list(group)[i];
+                if let Some(start) = self.chunk_mut(slot).runs.allocate(pages) {
+                    self.regroup(slot);
+                    return Ok((slot, start));
+                }
+            }
+        }
+        let slot = self.add_chunk(arena, pool)?;
+        let start = self
+            .chunk_mut(slot)
+            .runs
+            .allocate(pages)
+            .expect("a new chunk fits any normal run");
+        self.regroup(slot);
+        Ok((slot, start))
+    }
+
+    fn add_chunk(&mut self, arena: &Arena, pool: &PoolInner) -> Result<u32, Refused> {
+        let size = pool.classes.chunk_size();
+        pool.reserve(size).map_err(|_| Refused::OverLimit)?;
+        let Some(memory) = Memory::allocate(pool.config.backing, size, pool.classes.page_size())
+        else {
+            pool.unreserve(size);
+            return Err(Refused::OutOfMemory);
+        };
+        let pages = (size / pool.classes.page_size()) as u32;
+        let slot = match self.free_slots.pop() {
+            Some(slot) => slot,
+            None => {
+                self.chunks.push(None);
+                (self.chunks.len() - 1) as u32
+            }
+        };
+        let header = Box::new(ChunkHeader {
+            memory,
+            arena: arena.index,
+            slot,
+            run_refs: (0..pages).map(|_| AtomicU32::new(0)).collect(),
+            pool: pool.strong(),
+        });
+        let place = self.groups.insert(slot, Group::Empty);
+        self.chunks[slot as usize] = Some(ChunkState {
+            header: NonNull::from(Box::leak(header)),
+            runs: PageRuns::new(pages),
+            subpages: (0..pages).map(|_| None).collect(),
+            place,
+        });
+        arena.stats.chunk_added(size);
+        Ok(slot)
+    }
+
+    /// Unlinks chunk `slot` from the arena and hands its header to the caller.
+    fn remove_chunk(&mut self, arena: &Arena, pool: &PoolInner, slot: u32) -> NonNull<ChunkHeader> {
+        let chunk = self.chunks[slot as usize].take().expect("live chunk slot");
+        debug_assert_eq!(chunk.runs.free_pages(), chunk.runs.pages());
+        if let Some(moved) = self.groups.remove(chunk.place) {
+            self.chunk_mut(moved).place.pos = chunk.place.pos;
+        }
+        self.free_slots.push(slot);
+        arena.stats.chunk_removed(pool.classes.chunk_size());
+        chunk.header
+    }
+
+    /// Moves chunk `slot` to the group its usage now calls for.
+    fn regroup(&mut self, slot: u32) {
+        let chunk = self.chunk(slot);
+        let group = Group::of(chunk.runs.free_pages(), chunk.runs.pages());
+        let place = chunk.place;
+        if group == place.group {
+            return;
+        }
+        if let Some(moved) = self.groups.remove(place) {
+            self.chunk_mut(moved).place.pos = place.pos;
+        }
+        let new_place = self.groups.insert(slot, group);
+        self.chunk_mut(slot).place = new_place;
+    }
+
+    fn list_subpage(&mut self, sref: SubpageRef) {
+        let class = self.subpage(sref).class as usize;
+        self.avail[class].push(sref);
+        let pos = (self.avail[class].len() - 1) as u32;
+        self.subpage(sref).avail_pos = pos;
+    }
+
+    fn unlist_subpage(&mut self, sref: SubpageRef) {
+        let sub = self.subpage(sref);
+        let (class, pos) = (sub.class as usize, sub.avail_pos);
+        sub.avail_pos = NOT_AVAIL;
+        let list = &mut self.avail[class];
+        list.swap_remove(pos as usize);
+        if let Some(&moved) = list.get(pos as usize) {
+            self.subpage(moved).avail_pos = pos;
+        }
+    }
+
+    fn free_element(
+        &mut self,
+        arena: &Arena,
+        pool: &PoolInner,
+        slot: u32,
+        handle: Handle,
+    ) -> Option<NonNull<ChunkHeader>> {
+        let sref = SubpageRef {
+            slot,
+            start: handle.run_start(),
+        };
+        let sub = self.subpage(sref);
+        sub.free(handle.elem());
+        let (was_full, empty, class) = (sub.free == 1, sub.is_empty(), sub.class as usize);
+        if was_full {
+            self.list_subpage(sref);
+        }
+        // Keep the last subpage of a class even when empty: a steady
+        // alloc/free of one size must not cut and return a run every time.
+        if empty && (self.avail[class].len() > 1 || pool.is_closed()) {
+            self.unlist_subpage(sref);
+            self.chunk_mut(slot).subpages[sref.start as usize] = None;
+            return self.free_run(arena, pool, slot, handle.run_start(), handle.run_pages());
+        }
+        None
+    }
+
+    fn free_run(
+        &mut self,
+        arena: &Arena,
+        pool: &PoolInner,
+        slot: u32,
+        start: u32,
+        pages: u32,
+    ) -> Option<NonNull<ChunkHeader>> {
+        self.chunk_mut(slot).runs.free(start, pages);
+        self.regroup(slot);
+        // After the last `Pool` handle is gone nothing will reuse an empty
+        // chunk: give it back at once.
+        if pool.is_closed() && self.chunk(slot).place.group == Group::Empty {
+            return Some(self.remove_chunk(arena, pool, slot));
+        }
+        None
+    }
+}
+
+/// Frees a chunk removed from its arena: unmaps its memory, releases its
+/// share of `used_bytes` and its pool reference.
+///
+/// # Safety
+/// `header` came from `Arena::free` or `Arena::take_empty_chunks` and is
+/// destroyed once; no region of it is outstanding. The caller must not use
+/// any reference derived from the chunk's pool afterwards (this may free it).
+pub(crate) unsafe fn destroy_chunk(header: NonNull<ChunkHeader>) {
+    // SAFETY: per the contract, the header is owned by us now (it was leaked
+    // from a `Box` in `add_chunk` and unlinked from the table).
+    let header = unsafe { Box::from_raw(header.as_ptr()) };
+    header.pool.unreserve(header.memory.len());
+    drop(header);
+}
+
+/// Counter helpers used above.
+impl ArenaStats {
+    fn allocated(&self, kind: Kind, cap: usize) {
+        self.active_bytes.add(cap);
+        self.allocations[(kind == Kind::Normal) as usize].add(1);
+    }
+
+    fn freed(&self, kind: Kind, cap: usize) {
+        self.active_bytes.sub(cap);
+        self.deallocations[(kind == Kind::Normal) as usize].add(1);
+    }
+
+    fn chunk_added(&self, size: usize) {
+        self.chunks.add(1);
+        self.used_bytes.add(size);
+    }
+
+    fn chunk_removed(&self, size: usize) {
+        self.chunks.sub(1);
+        self.used_bytes.sub(size);
+    }
+}

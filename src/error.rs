@@ -1,0 +1,102 @@
+//! Errors: [`ConfigError`] for a bad builder setting, [`AllocError`] for a
+//! request the pool cannot serve.
+//!
+//! Messages follow Netty's shape, naming the setting and what was expected:
+//! `page_size: 3000 (expected: a power of two >= 4096)`.
+
+use std::fmt;
+
+/// An invalid [`PoolBuilder`](crate::PoolBuilder) setting.
+///
+/// ```
+/// let err = tidebuf::Pool::builder().page_size(3000).build().unwrap_err();
+/// assert_eq!(err.setting, "page_size");
+/// assert_eq!(err.to_string(), "page_size: 3000 (expected: a power of two in 4096..=1048576)");
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct ConfigError {
+    /// The builder method whose value was rejected.
+    pub setting: &'static str,
+    /// The rejected value, as given.
+    pub value: String,
+    /// What the setting accepts.
+    pub expected: &'static str,
+}
+
+impl ConfigError {
+    pub(crate) fn new(
+        setting: &'static str,
+        value: impl fmt::Display,
+        expected: &'static str,
+    ) -> Self {
+        ConfigError {
+            setting,
+            value: value.to_string(),
+            expected,
+        }
+    }
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{}: {} (expected: {})",
+            self.setting, self.value, self.expected
+        )
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
+/// Why an allocation failed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum AllocErrorKind {
+    /// The request exceeds `isize::MAX` bytes (no Rust allocation may).
+    TooLarge,
+    /// Serving the request would take `used_bytes` over `max_memory`, even
+    /// after trimming what could be trimmed.
+    OverLimit {
+        /// `used_bytes` when the request was refused.
+        used: usize,
+        /// The configured `max_memory`.
+        limit: usize,
+    },
+    /// The operating system (or the global allocator) refused memory.
+    OutOfMemory,
+}
+
+/// A request the pool could not serve; returned by
+/// [`Pool::try_alloc`](crate::Pool::try_alloc).
+///
+/// ```
+/// let pool = tidebuf::Pool::new();
+/// let err = pool.try_alloc(usize::MAX).unwrap_err();
+/// assert_eq!(err.requested, usize::MAX);
+/// assert_eq!(err.kind, tidebuf::AllocErrorKind::TooLarge);
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct AllocError {
+    /// The requested capacity in bytes.
+    pub requested: usize,
+    /// Why it failed.
+    pub kind: AllocErrorKind,
+}
+
+impl fmt::Display for AllocError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "allocation of {} bytes failed: ", self.requested)?;
+        match self.kind {
+            AllocErrorKind::TooLarge => write!(f, "larger than isize::MAX"),
+            AllocErrorKind::OverLimit { used, limit } => {
+                write!(f, "max_memory reached (used {used} of limit {limit} bytes)")
+            }
+            AllocErrorKind::OutOfMemory => write!(f, "the system refused memory"),
+        }
+    }
+}
+
+impl std::error::Error for AllocError {}

@@ -1,0 +1,56 @@
+//! # tidebuf — pooled buffers that ebb
+//!
+//! A Netty-style pooled arena allocator for byte buffers: size-classed
+//! arenas, page runs, slab subpages and reference-counted buffers, plus what
+//! Netty lacks — a trim policy that gives memory back after load falls, a
+//! hard memory cap that fails cleanly, and honest metrics (used vs active vs
+//! cached).
+//!
+//! ```
+//! use tidebuf::{Pool, PooledBytes, PooledBytesMut};
+//! let pool = Pool::new();
+//! let mut buf: PooledBytesMut = pool.alloc(1500);
+//! buf.extend_from_slice(b"hello");
+//! let frozen: PooledBytes = buf.freeze();
+//! let head = frozen.slice(0..2);
+//! let b: bytes::Bytes = frozen.into();
+//! assert_eq!(&head[..], b"he");
+//! drop((head, b));
+//! let m = pool.metrics();
+//! assert_eq!(m.active_bytes, 0);
+//! assert!(m.used_bytes >= m.active_bytes + m.cached_bytes);
+//! ```
+//!
+//! See `docs/design.md` in the repository for how a request flows through
+//! size classes, arenas, chunks and subpages.
+
+#![deny(
+    missing_docs,
+    unsafe_op_in_unsafe_fn,
+    clippy::undocumented_unsafe_blocks
+)]
+#![warn(missing_debug_implementations, unreachable_pub)]
+
+mod arena;
+mod backing;
+mod bitmap;
+mod buf;
+mod chunk;
+mod chunk_list;
+mod error;
+mod handle;
+mod local;
+mod metrics;
+mod pool;
+mod region;
+mod size_class;
+mod subpage;
+mod sync;
+mod trim;
+
+pub use crate::backing::Backing;
+pub use crate::buf::{PooledBytes, PooledBytesMut};
+pub use crate::error::{AllocError, AllocErrorKind, ConfigError};
+pub use crate::metrics::{ArenaMetrics, ByKind, PoolMetrics};
+pub use crate::pool::{Pool, PoolBuilder};
+pub use crate::trim::{TrimPolicy, TrimReport};

@@ -1,0 +1,598 @@
+//! The pool: builder, shared state, and the allocation entry points.
+//!
+//! ```text
+//!  Pool (handle, Clone) ──Arc──▶ PoolInner ◀──Arc── every ChunkHeader
+//!                                  ├─ arenas[0..n]  (lock each)
+//!                                  ├─ used_bytes    (the max_memory reservation)
+//!                                  └─ huge counters
+//! ```
+//!
+//! Lifetime: the last `Pool` handle closes the pool — empty chunks are
+//! released at once, and from then on every chunk is released the moment it
+//! empties. Each chunk holds a strong reference to `PoolInner`, so arenas
+//! and counters outlive the handles for as long as any buffer is alive; the
+//! last chunk to go frees them.
+
+use crate::arena::{destroy_chunk, Arena, Refused};
+use crate::backing::{Backing, Memory};
+use crate::chunk::{ChunkHeader, HUGE_ARENA};
+use crate::error::{AllocError, AllocErrorKind, ConfigError};
+use crate::handle::{Handle, MAX_PAGES};
+use crate::local;
+use crate::metrics::{ArenaMetrics, ByKind, PoolMetrics, SharedCounter};
+use crate::region::{Region, HUGE_CLASS};
+use crate::size_class::{Kind, SizeClasses};
+use crate::sync::atomic::{AtomicBool, AtomicU32, AtomicUsize, Ordering::Relaxed};
+use crate::sync::{Arc, Weak};
+use crate::trim::{TrimPolicy, TrimReport};
+use crate::PooledBytesMut;
+use crossbeam_utils::CachePadded;
+use std::ptr::NonNull;
+
+const MIN_PAGE: usize = 4 << 10;
+const MAX_PAGE: usize = 1 << 20;
+const MAX_CHUNK: usize = 1 << 30;
+const MAX_ARENAS: usize = 4096;
+
+/// Settings of a pool, validated by [`PoolBuilder::build`].
+#[derive(Debug, Clone)]
+pub(crate) struct Config {
+    pub(crate) arenas: usize,
+    #[allow(dead_code)] // read by the thread caches (issue 3)
+    pub(crate) thread_cache: bool,
+    pub(crate) max_memory: Option<usize>,
+    pub(crate) backing: Backing,
+    #[allow(dead_code)] // read by the trimmer (issue 4)
+    pub(crate) trim_policy: TrimPolicy,
+}
+
+/// Builds a [`Pool`]; every setting has a default (SPEC §4).
+///
+/// ```
+/// use tidebuf::{Backing, Pool, TrimPolicy};
+/// let pool = Pool::builder()
+///     .arenas(4)
+///     .page_size(8 << 10)
+///     .chunk_size(4 << 20)
+///     .max_memory(Some(512 << 20))
+///     .backing(Backing::Heap)
+///     .trim_policy(TrimPolicy::Never)
+///     .build()?;
+/// assert_eq!(pool.chunk_size(), 4 << 20);
+/// # Ok::<(), tidebuf::ConfigError>(())
+/// ```
+#[derive(Debug, Clone)]
+#[must_use]
+pub struct PoolBuilder {
+    arenas: Option<usize>,
+    page_size: usize,
+    chunk_size: usize,
+    thread_cache: bool,
+    max_memory: Option<usize>,
+    backing: Backing,
+    trim_policy: TrimPolicy,
+}
+
+impl Default for PoolBuilder {
+    fn default() -> Self {
+        PoolBuilder {
+            arenas: None,
+            page_size: 8 << 10,
+            chunk_size: 4 << 20,
+            thread_cache: true,
+            max_memory: None,
+            backing: Backing::default(),
+            trim_policy: TrimPolicy::default(),
+        }
+    }
+}
+
+impl PoolBuilder {
+    /// Most arenas the pool uses (default: 2 × available cores).
+    pub fn arenas(mut self, n: usize) -> Self {
+        self.arenas = Some(n);
+        self
+    }
+
+    /// Page size: a power of two from 4 KiB to 1 MiB (default 8 KiB).
+    pub fn page_size(mut self, bytes: usize) -> Self {
+        self.page_size = bytes;
+        self
+    }
+
+    /// Chunk size: `page_size × 2^k` with k ≥ 3, at most 1 GiB (default 4 MiB).
+    /// Requests above it are huge: served by a mapping of their own.
+    pub fn chunk_size(mut self, bytes: usize) -> Self {
+        self.chunk_size = bytes;
+        self
+    }
+
+    /// Per-thread caches in front of the arenas (default on).
+    pub fn thread_cache(mut self, on: bool) -> Self {
+        self.thread_cache = on;
+        self
+    }
+
+    /// Hard cap on `used_bytes` (default `None`: no cap). At least one chunk.
+    pub fn max_memory(mut self, bytes: Option<usize>) -> Self {
+        self.max_memory = bytes;
+        self
+    }
+
+    /// Where chunk memory comes from (default [`Backing::Mmap`] on unix).
+    pub fn backing(mut self, backing: Backing) -> Self {
+        self.backing = backing;
+        self
+    }
+
+    /// When the pool gives memory back on its own (default: decay, 10 s).
+    pub fn trim_policy(mut self, policy: TrimPolicy) -> Self {
+        self.trim_policy = policy;
+        self
+    }
+
+    /// Checks every setting and builds the pool.
+    pub fn build(self) -> Result<Pool, ConfigError> {
+        let arenas = self
+            .arenas
+            .unwrap_or_else(|| 2 * std::thread::available_parallelism().map_or(1, |n| n.get()));
+        if arenas == 0 || arenas > MAX_ARENAS {
+            return Err(ConfigError::new("arenas", arenas, "1..=4096"));
+        }
+        let page = self.page_size;
+        if !page.is_power_of_two() || !(MIN_PAGE..=MAX_PAGE).contains(&page) {
+            return Err(ConfigError::new(
+                "page_size",
+                page,
+                "a power of two in 4096..=1048576",
+            ));
+        }
+        let chunk = self.chunk_size;
+        let chunk_ok = chunk.is_power_of_two()
+            && chunk >= 8 * page
+            && chunk <= MAX_CHUNK
+            && chunk / page <= MAX_PAGES;
+        if !chunk_ok {
+            return Err(ConfigError::new(
+                "chunk_size",
+                chunk,
+                "page_size × 2^k with k >= 3, at most 1 GiB",
+            ));
+        }
+        if let Some(max) = self.max_memory {
+            if max < chunk {
+                return Err(ConfigError::new("max_memory", max, "at least chunk_size"));
+            }
+        }
+        if let TrimPolicy::Decay { idle } = self.trim_policy {
+            if idle.is_zero() {
+                return Err(ConfigError::new(
+                    "trim_policy",
+                    format!("{idle:?}"),
+                    "a decay period above zero",
+                ));
+            }
+        }
+        let config = Config {
+            arenas,
+            thread_cache: self.thread_cache,
+            max_memory: self.max_memory,
+            backing: self.backing,
+            trim_policy: self.trim_policy,
+        };
+        Ok(Pool::from_inner(PoolInner::new(
+            config,
+            SizeClasses::new(page, chunk),
+        )))
+    }
+}
+
+/// A pooled buffer allocator. Cheap to clone (a shared handle); `Send + Sync`.
+///
+/// ```
+/// use tidebuf::Pool;
+/// let pool = Pool::new();
+/// let mut buf = pool.alloc(1500);
+/// buf.extend_from_slice(b"hello");
+/// let frozen = buf.freeze();
+/// assert_eq!(&frozen[..], b"hello");
+/// ```
+///
+/// Dropping the last handle while buffers are alive is safe: their memory
+/// is freed when the last of them goes.
+#[derive(Debug, Clone)]
+pub struct Pool {
+    inner: Arc<PoolInner>,
+    _close: Arc<CloseOnDrop>,
+}
+
+/// Closes the pool when the last `Pool` handle is dropped.
+#[derive(Debug)]
+struct CloseOnDrop(Arc<PoolInner>);
+
+impl Drop for CloseOnDrop {
+    fn drop(&mut self) {
+        self.0.close();
+    }
+}
+
+impl Default for Pool {
+    fn default() -> Self {
+        Pool::new()
+    }
+}
+
+impl Pool {
+    /// A pool with every default setting.
+    pub fn new() -> Pool {
+        PoolBuilder::default()
+            .build()
+            .expect("the default settings are valid")
+    }
+
+    /// A builder to change settings.
+    pub fn builder() -> PoolBuilder {
+        PoolBuilder::default()
+    }
+
+    fn from_inner(inner: Arc<PoolInner>) -> Pool {
+        Pool {
+            _close: Arc::new(CloseOnDrop(inner.clone())),
+            inner,
+        }
+    }
+
+    /// An empty buffer with room for at least `capacity` bytes.
+    ///
+    /// Like `Vec::with_capacity`: panics if `capacity > isize::MAX` and
+    /// aborts through [`std::alloc::handle_alloc_error`] if memory is refused
+    /// (including by `max_memory`). [`Pool::try_alloc`] reports instead.
+    #[inline]
+    pub fn alloc(&self, capacity: usize) -> PooledBytesMut {
+        match self.try_alloc(capacity) {
+            Ok(buf) => buf,
+            Err(err) => alloc_failed(err),
+        }
+    }
+
+    /// An empty buffer with room for at least `capacity` bytes, or why not.
+    ///
+    /// ```
+    /// let pool = tidebuf::Pool::builder().max_memory(Some(8 << 20)).build()?;
+    /// let big = pool.try_alloc(6 << 20).unwrap();
+    /// let err = pool.try_alloc(6 << 20).unwrap_err();
+    /// assert!(matches!(err.kind, tidebuf::AllocErrorKind::OverLimit { .. }));
+    /// # drop(big);
+    /// # Ok::<(), tidebuf::ConfigError>(())
+    /// ```
+    #[inline]
+    pub fn try_alloc(&self, capacity: usize) -> Result<PooledBytesMut, AllocError> {
+        self.inner
+            .allocate(capacity)
+            .map(PooledBytesMut::from_region)
+    }
+
+    /// A snapshot of the pool's counters. Reads atomics only.
+    pub fn metrics(&self) -> PoolMetrics {
+        self.inner.metrics()
+    }
+
+    /// Gives back now whatever can be given back, whatever the policy.
+    pub fn trim(&self) -> TrimReport {
+        self.inner.trim_now()
+    }
+
+    /// Page size in bytes.
+    pub fn page_size(&self) -> usize {
+        self.inner.classes.page_size()
+    }
+
+    /// Chunk size in bytes; larger requests are huge.
+    pub fn chunk_size(&self) -> usize {
+        self.inner.classes.chunk_size()
+    }
+
+    /// Most arenas the pool uses.
+    pub fn arena_count(&self) -> usize {
+        self.inner.config.arenas
+    }
+
+    /// The capacity a request of `size` bytes gets: its size class, or the
+    /// page-rounded size for huge requests. `None` above `isize::MAX`.
+    ///
+    /// ```
+    /// let pool = tidebuf::Pool::new();
+    /// assert_eq!(pool.capacity_for(1500), Some(1536));
+    /// assert_eq!(pool.capacity_for(0), Some(16));
+    /// ```
+    pub fn capacity_for(&self, size: usize) -> Option<usize> {
+        if size > isize::MAX as usize {
+            return None;
+        }
+        match self.inner.classes.class_of(size) {
+            Some(c) => Some(self.inner.classes.size(c)),
+            None => self.inner.classes.huge_size(size),
+        }
+    }
+
+    /// Checks every internal invariant (page runs tile each chunk, subpage
+    /// counts match their bitmaps, groups hold every chunk).
+    #[cfg(any(test, feature = "debug-checks"))]
+    pub fn validate(&self) {
+        for arena in self.inner.arenas.iter() {
+            arena.validate();
+        }
+    }
+}
+
+#[cold]
+fn alloc_failed(err: AllocError) -> ! {
+    match err.kind {
+        AllocErrorKind::TooLarge => panic!("capacity overflow: {err}"),
+        _ => std::alloc::handle_alloc_error(
+            std::alloc::Layout::from_size_align(err.requested, 1)
+                .unwrap_or(std::alloc::Layout::new::<u8>()),
+        ),
+    }
+}
+
+/// Shared state of a pool.
+#[derive(Debug)]
+pub(crate) struct PoolInner {
+    pub(crate) config: Config,
+    pub(crate) classes: SizeClasses,
+    pub(crate) arenas: Box<[Arena]>,
+    /// Bytes reserved from the OS: chunks + huge buffers (`used_bytes`).
+    used: CachePadded<AtomicUsize>,
+    huge: HugeStats,
+    trims: SharedCounter,
+    trimmed_bytes: SharedCounter,
+    closed: AtomicBool,
+    me: Weak<PoolInner>,
+}
+
+#[derive(Debug, Default)]
+struct HugeStats {
+    count: SharedCounter,
+    active_bytes: SharedCounter,
+    allocations: SharedCounter,
+    deallocations: SharedCounter,
+}
+
+impl PoolInner {
+    fn new(config: Config, classes: SizeClasses) -> Arc<PoolInner> {
+        Arc::new_cyclic(|me| PoolInner {
+            arenas: (0..config.arenas)
+                .map(|i| Arena::new(i as u32, classes.small_count()))
+                .collect(),
+            config,
+            classes,
+            used: CachePadded::new(AtomicUsize::new(0)),
+            huge: HugeStats::default(),
+            trims: SharedCounter::default(),
+            trimmed_bytes: SharedCounter::default(),
+            closed: AtomicBool::new(false),
+            me: me.clone(),
+        })
+    }
+
+    /// A strong reference for a new chunk or huge buffer.
+    pub(crate) fn strong(&self) -> Arc<PoolInner> {
+        self.me.upgrade().expect("a pool in use is alive")
+    }
+
+    /// A weak reference for thread-local entries.
+    pub(crate) fn weak(&self) -> Weak<PoolInner> {
+        self.me.clone()
+    }
+
+    pub(crate) fn is_closed(&self) -> bool {
+        self.closed.load(Relaxed)
+    }
+
+    /// Reserves `bytes` of `used_bytes`, failing (with the current figure)
+    /// if that would pass `max_memory`. One atomic update, so two threads
+    /// can never both squeeze under the cap.
+    pub(crate) fn reserve(&self, bytes: usize) -> Result<(), usize> {
+        match self.config.max_memory {
+            None => {
+                self.used.fetch_add(bytes, Relaxed);
+                Ok(())
+            }
+            Some(limit) => self
+                .used
+                .fetch_update(Relaxed, Relaxed, |used| {
+                    used.checked_add(bytes).filter(|&n| n <= limit)
+                })
+                .map(drop),
+        }
+    }
+
+    pub(crate) fn unreserve(&self, bytes: usize) {
+        self.used.fetch_sub(bytes, Relaxed);
+    }
+
+    /// Binds the calling thread to the arena with the fewest threads.
+    pub(crate) fn bind_thread(&self) -> u32 {
+        let arena = self
+            .arenas
+            .iter()
+            .min_by_key(|a| a.threads.load(Relaxed))
+            .expect("at least one arena");
+        arena.threads.fetch_add(1, Relaxed);
+        arena.index
+    }
+
+    /// Allocates a region of at least `size` bytes.
+    pub(crate) fn allocate(&self, size: usize) -> Result<Region, AllocError> {
+        if size > isize::MAX as usize {
+            return Err(AllocError {
+                requested: size,
+                kind: AllocErrorKind::TooLarge,
+            });
+        }
+        let class = self.classes.class_of(size);
+        let mut trimmed = false;
+        loop {
+            let result = match class {
+                Some(class) => {
+                    let arena = local::with_state(self, |st| st.arena).unwrap_or(0);
+                    self.arenas[arena as usize].allocate(self, class)
+                }
+                None => self.allocate_huge(size),
+            };
+            let kind = match result {
+                Ok(region) => return Ok(region),
+                Err(Refused::OverLimit) if !trimmed => {
+                    // Make room, then try once more.
+                    self.trim_now();
+                    trimmed = true;
+                    continue;
+                }
+                Err(Refused::OverLimit) => AllocErrorKind::OverLimit {
+                    used: self.used.load(Relaxed),
+                    limit: self.config.max_memory.unwrap_or(usize::MAX),
+                },
+                Err(Refused::OutOfMemory) => AllocErrorKind::OutOfMemory,
+            };
+            return Err(AllocError {
+                requested: size,
+                kind,
+            });
+        }
+    }
+
+    fn allocate_huge(&self, size: usize) -> Result<Region, Refused> {
+        let len = self.classes.huge_size(size).ok_or(Refused::OutOfMemory)?;
+        self.reserve(len).map_err(|_| Refused::OverLimit)?;
+        let Some(memory) = Memory::allocate(self.config.backing, len, self.classes.page_size())
+        else {
+            self.unreserve(len);
+            return Err(Refused::OutOfMemory);
+        };
+        let ptr = memory.as_ptr();
+        let header = NonNull::from(Box::leak(Box::new(ChunkHeader {
+            memory,
+            arena: HUGE_ARENA,
+            slot: 0,
+            run_refs: Box::new([AtomicU32::new(0)]),
+            pool: self.strong(),
+        })));
+        self.huge.count.add(1);
+        self.huge.active_bytes.add(len as u64);
+        self.huge.allocations.add(1);
+        // SAFETY: just created; freed only by `release` of this region.
+        let refs = NonNull::from(&unsafe { header.as_ref() }.run_refs[0]);
+        Ok(Region {
+            ptr,
+            cap: len,
+            chunk: header,
+            refs,
+            handle: Handle::run(0, 0),
+            class: HUGE_CLASS,
+        })
+    }
+
+    /// Releases everything that can be released now: empty chunks.
+    pub(crate) fn trim_now(&self) -> TrimReport {
+        let mut report = TrimReport::default();
+        for arena in self.arenas.iter() {
+            for header in arena.take_empty_chunks(self) {
+                report.merge(TrimReport {
+                    // SAFETY: the header is alive until destroyed just below.
+                    bytes_released: unsafe { header.as_ref() }.memory.len(),
+                    chunks_released: 1,
+                    cache_entries_flushed: 0,
+                });
+                // SAFETY: removed from its arena by `take_empty_chunks`; `self`
+                // stays alive because the caller holds a pool reference.
+                unsafe { destroy_chunk(header) };
+            }
+        }
+        self.trims.add(1);
+        self.trimmed_bytes.add(report.bytes_released as u64);
+        report
+    }
+
+    /// The last handle is gone: release what is empty and let every chunk go
+    /// as soon as it empties.
+    fn close(&self) {
+        self.closed.store(true, Relaxed);
+        for arena in self.arenas.iter() {
+            for header in arena.take_empty_chunks(self) {
+                // SAFETY: as in `trim_now`.
+                unsafe { destroy_chunk(header) };
+            }
+        }
+    }
+
+    pub(crate) fn metrics(&self) -> PoolMetrics {
+        let mut m = PoolMetrics {
+            used_bytes: self.used.load(Relaxed),
+            active_bytes: self.huge.active_bytes.get() as usize,
+            cached_bytes: 0,
+            chunks: 0,
+            huge_buffers: self.huge.count.get() as usize,
+            allocations: ByKind {
+                huge: self.huge.allocations.get(),
+                ..ByKind::default()
+            },
+            deallocations: ByKind {
+                huge: self.huge.deallocations.get(),
+                ..ByKind::default()
+            },
+            cache_hits: 0,
+            cache_misses: 0,
+            trimmed_bytes: self.trimmed_bytes.get(),
+            trims: self.trims.get(),
+            arenas: Vec::with_capacity(self.arenas.len()),
+        };
+        for arena in self.arenas.iter() {
+            let s = &arena.stats;
+            let a = ArenaMetrics {
+                index: arena.index as usize,
+                threads: arena.threads.load(Relaxed),
+                chunks: arena.chunk_count(),
+                used_bytes: s.used_bytes.get(),
+                active_bytes: s.active_bytes.get(),
+            };
+            m.chunks += a.chunks;
+            m.active_bytes += a.active_bytes;
+            m.allocations.small += s.allocations[0].get() as u64;
+            m.allocations.normal += s.allocations[1].get() as u64;
+            m.deallocations.small += s.deallocations[0].get() as u64;
+            m.deallocations.normal += s.deallocations[1].get() as u64;
+            m.arenas.push(a);
+        }
+        m
+    }
+}
+
+/// Gives a region back to where it came from.
+///
+/// # Safety
+/// `region` is outstanding (handed out by `PoolInner::allocate`, not yet
+/// released) and no pointer into its bytes is used afterwards.
+pub(crate) unsafe fn release(region: Region) {
+    // SAFETY: the header outlives every outstanding region of its chunk
+    // (contract above); detached from `region` so the region can move below.
+    let header: &ChunkHeader = unsafe { region.chunk.as_ref() };
+    let pool: &PoolInner = &header.pool;
+    if header.is_huge() {
+        pool.huge.count.sub(1);
+        pool.huge.active_bytes.sub(region.cap as u64);
+        pool.huge.deallocations.add(1);
+        // SAFETY: a huge header belongs to its one region, released now;
+        // leaked from a `Box` in `allocate_huge`.
+        let header = unsafe { Box::from_raw(region.chunk.as_ptr()) };
+        header.pool.unreserve(header.memory.len());
+        drop(header); // may free the pool: nothing touches it after this
+        return;
+    }
+    debug_assert_ne!(pool.classes.kind(region.class), Kind::Huge);
+    let doomed = pool.arenas[header.arena as usize].free(pool, region);
+    if let Some(chunk) = doomed {
+        // SAFETY: `free` unlinked it; it is destroyed once, as the last step.
+        unsafe { destroy_chunk(chunk) };
+    }
+}
