@@ -66,7 +66,13 @@ struct ArenaState {
     groups: ChunkGroups,
     /// Per small class: subpages with at least one free element.
     avail: Box<[Vec<SubpageRef>]>,
+    /// Retired subpages whose tables are reused by the next ones.
+    #[allow(clippy::vec_box)] // boxes move to and from chunk slots without reallocating
+    spare_subpages: Vec<Box<Subpage>>,
 }
+
+/// Retired subpages an arena keeps for reuse.
+const SPARE_SUBPAGES: usize = 32;
 
 /// Where a subpage lives: chunk slot and run start page.
 #[derive(Debug, Clone, Copy)]
@@ -101,6 +107,7 @@ impl Arena {
                 free_slots: Vec::new(),
                 groups: ChunkGroups::default(),
                 avail: (0..small_classes).map(|_| Vec::new()).collect(),
+                spare_subpages: Vec::new(),
             }),
         }
     }
@@ -160,7 +167,7 @@ impl Arena {
                 if sub.is_empty() {
                     let pages = sub.run_pages;
                     st.unlist_subpage(sref);
-                    st.chunk_mut(sref.slot).subpages[sref.start as usize] = None;
+                    st.retire_subpage(sref);
                     st.chunk_mut(sref.slot).runs.free(sref.start, pages);
                     st.regroup(sref.slot);
                 }
@@ -223,8 +230,15 @@ impl ArenaState {
                 let (pages, elems) = pool.classes.subpage_run(class);
                 let (slot, start) = self.allocate_run(arena, pool, pages)?;
                 let size = pool.classes.size(class);
-                let sub = Subpage::new(class, size, pages, elems);
-                self.chunk_mut(slot).subpages[start as usize] = Some(Box::new(sub));
+                let sub = match self.spare_subpages.iter().position(|s| s.fits(elems)) {
+                    Some(i) => {
+                        let mut sub = self.spare_subpages.swap_remove(i);
+                        sub.reinit(class, size, pages, elems);
+                        sub
+                    }
+                    None => Box::new(Subpage::new(class, size, pages, elems)),
+                };
+                self.chunk_mut(slot).subpages[start as usize] = Some(sub);
                 let sref = SubpageRef { slot, start };
                 self.list_subpage(sref);
                 sref
@@ -340,6 +354,14 @@ impl ArenaState {
         self.chunk_mut(slot).place = new_place;
     }
 
+    /// Unhooks an empty subpage from its run, keeping its tables for reuse.
+    fn retire_subpage(&mut self, sref: SubpageRef) {
+        let sub = self.chunk_mut(sref.slot).subpages[sref.start as usize].take();
+        if let Some(sub) = sub.filter(|_| self.spare_subpages.len() < SPARE_SUBPAGES) {
+            self.spare_subpages.push(sub);
+        }
+    }
+
     fn list_subpage(&mut self, sref: SubpageRef) {
         let class = self.subpage(sref).class as usize;
         self.avail[class].push(sref);
@@ -379,7 +401,7 @@ impl ArenaState {
         // alloc/free of one size must not cut and return a run every time.
         if empty && (self.avail[class].len() > 1 || pool.is_closed()) {
             self.unlist_subpage(sref);
-            self.chunk_mut(slot).subpages[sref.start as usize] = None;
+            self.retire_subpage(sref);
             return self.free_run(arena, pool, slot, handle.run_start(), handle.run_pages());
         }
         None

@@ -16,6 +16,18 @@ impl Bitmap {
         }
     }
 
+    /// Bits this bitmap can hold without reallocating.
+    pub(crate) fn capacity(&self) -> usize {
+        self.words.len() * 64
+    }
+
+    /// Resizes to `bits` (at most `capacity()`), all clear.
+    pub(crate) fn reset(&mut self, bits: usize) {
+        debug_assert!(bits <= self.capacity());
+        self.bits = bits;
+        self.words.fill(0);
+    }
+
     #[inline]
     pub(crate) fn get(&self, i: usize) -> bool {
         self.words[i / 64] & (1 << (i % 64)) != 0
@@ -53,7 +65,7 @@ impl Bitmap {
 
     /// Lowest clear bit at or after word `from_word` (wrapping once).
     pub(crate) fn first_clear_from_word(&self, from_word: usize) -> Option<usize> {
-        let n = self.words.len();
+        let n = self.bits.div_ceil(64);
         for k in 0..n {
             let w = (from_word + k) % n;
             let word = self.words[w];

@@ -48,6 +48,9 @@ mod subpage;
 mod sync;
 mod trim;
 
+#[cfg(all(test, tidebuf_loom))]
+mod tests;
+
 pub use crate::backing::Backing;
 pub use crate::buf::{PooledBytes, PooledBytesMut};
 pub use crate::error::{AllocError, AllocErrorKind, ConfigError};

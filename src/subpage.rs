@@ -41,7 +41,7 @@ pub(crate) struct Subpage {
     pub(crate) avail_pos: u32,
     used: Bitmap,
     next_free: Option<u32>,
-    /// One refcount per element. Owned (from `Box::into_raw`), not a `Box`:
+    /// One refcount per element (at least `elems` of them). Owned (from `Box::into_raw`), not a `Box`:
     /// buffers on other threads touch these atomics through raw pointers
     /// while the arena holds `&mut Subpage`, and a `Box` field would claim
     /// unique access to them.
@@ -66,6 +66,25 @@ impl Subpage {
             next_free: None,
             refs: NonNull::from(Box::leak(refs)),
         }
+    }
+
+    /// Whether this (retired) subpage's tables can hold `elems` elements.
+    pub(crate) fn fits(&self, elems: u32) -> bool {
+        elems as usize <= self.refs.len() && elems as usize <= self.used.capacity()
+    }
+
+    /// Re-cuts a retired subpage for another run, keeping its tables, so
+    /// subpages that come and go cost no global allocation.
+    pub(crate) fn reinit(&mut self, class: ClassIdx, elem_size: usize, run_pages: u32, elems: u32) {
+        debug_assert!(self.fits(elems) && self.is_empty());
+        self.class = class;
+        self.elem_size = elem_size as u32;
+        self.elems = elems;
+        self.free = elems;
+        self.run_pages = run_pages;
+        self.avail_pos = NOT_AVAIL;
+        self.used.reset(elems as usize);
+        self.next_free = None;
     }
 
     /// Hands out a free element, or `None` if the subpage is full.
@@ -147,6 +166,11 @@ mod tests {
             s.free(e);
         }
         assert!(s.is_empty());
+        s.validate();
+        assert!(s.fits(512) && !s.fits(513));
+        s.reinit(3, 64, 1, 128);
+        assert_eq!(s.elems, 128);
+        assert_eq!((0..200).filter_map(|_| s.allocate()).count(), 128);
         s.validate();
     }
 }

@@ -1,0 +1,4 @@
+//! Loom models of the crate's races, beside the private code they drive.
+//! Run with `.ci/loom.sh` (`--cfg tidebuf_loom`).
+
+mod loom_release;
