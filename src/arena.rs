@@ -112,45 +112,62 @@ impl Arena {
         }
     }
 
-    /// Allocates one region of class `class`.
+    /// Allocates one region of class `class` (counted as an allocation).
     pub(crate) fn allocate(&self, pool: &PoolInner, class: ClassIdx) -> Result<Region, Refused> {
         let mut st = self.state.lock();
-        let region = match pool.classes.kind(class) {
-            Kind::Small => st.allocate_small(self, pool, class)?,
-            _ => {
-                let pages = pool.classes.run_pages(class);
-                let (slot, start) = st.allocate_run(self, pool, pages)?;
-                let chunk = st.chunk(slot);
-                let header = chunk.header;
-                // SAFETY: headers of live chunks are valid (owned by the table).
-                let hdr = unsafe { header.as_ref() };
-                Region {
-                    ptr: page_addr(hdr.memory.as_ptr(), start, pool.classes.page_size()),
-                    cap: pool.classes.size(class),
-                    chunk: header,
-                    refs: NonNull::from(&hdr.run_refs[start as usize]),
-                    handle: Handle::run(start, pages),
-                    class,
-                }
-            }
-        };
-        self.stats.allocated(pool.classes.kind(class), region.cap);
+        let region = st.allocate(self, pool, class)?;
+        self.stats.allocated(pool.classes.kind(class), region.cap, true);
         Ok(region)
     }
 
-    /// Takes back a region of this arena. Returns a chunk that became empty
-    /// and must be destroyed (with [`destroy_chunk`]) by the caller, after
-    /// this call and without touching the pool afterwards.
-    pub(crate) fn free(&self, pool: &PoolInner, region: Region) -> Option<NonNull<ChunkHeader>> {
-        let kind = pool.classes.kind(region.class);
-        let slot = region.header().slot;
+    /// Like [`allocate`](Self::allocate), and under the same lock parks up
+    /// to `extra` more regions of `class` in `bin` (a thread cache refill;
+    /// those are not counted as allocations, and a failure among them only
+    /// ends the refill).
+    pub(crate) fn allocate_fill(
+        &self,
+        pool: &PoolInner,
+        class: ClassIdx,
+        extra: usize,
+        bin: &mut Vec<Region>,
+    ) -> Result<Region, Refused> {
+        let kind = pool.classes.kind(class);
         let mut st = self.state.lock();
-        self.stats.freed(kind, region.cap);
-        let handle = region.handle;
-        if handle.is_subpage() {
-            st.free_element(self, pool, slot, handle)
-        } else {
-            st.free_run(self, pool, slot, handle.run_start(), handle.run_pages())
+        let region = st.allocate(self, pool, class)?;
+        self.stats.allocated(kind, region.cap, true);
+        for _ in 0..extra.min(bin.capacity() - bin.len()) {
+            match st.allocate(self, pool, class) {
+                Ok(r) => {
+                    self.stats.allocated(kind, r.cap, false);
+                    bin.push(r);
+                }
+                Err(_) => break,
+            }
+        }
+        Ok(region)
+    }
+
+    /// Takes back a region of this arena; `count` says whether it is a
+    /// deallocation by a user (not a thread-cache flush). Returns a chunk
+    /// that became empty and must be destroyed (with [`destroy_chunk`]) by
+    /// the caller, after this call and without touching the pool afterwards.
+    pub(crate) fn free(&self, pool: &PoolInner, region: Region, count: bool) -> Option<NonNull<ChunkHeader>> {
+        let mut st = self.state.lock();
+        st.free(self, pool, region, count)
+    }
+
+    /// Takes back the leading regions of `regions` that belong to this arena
+    /// under one lock (uncounted: thread-cache flushes). Destroyable chunks
+    /// are pushed to `doomed`.
+    pub(crate) fn free_run_of<I: Iterator<Item = Region>>(
+        &self,
+        pool: &PoolInner,
+        regions: &mut std::iter::Peekable<I>,
+        doomed: &mut Vec<NonNull<ChunkHeader>>,
+    ) {
+        let mut st = self.state.lock();
+        while let Some(region) = regions.next_if(|r| r.header().arena == self.index) {
+            doomed.extend(st.free(self, pool, region, false));
         }
     }
 
@@ -200,6 +217,36 @@ impl Arena {
 }
 
 impl ArenaState {
+    fn allocate(&mut self, arena: &Arena, pool: &PoolInner, class: ClassIdx) -> Result<Region, Refused> {
+        if pool.classes.kind(class) == Kind::Small {
+            return self.allocate_small(arena, pool, class);
+        }
+        let pages = pool.classes.run_pages(class);
+        let (slot, start) = self.allocate_run(arena, pool, pages)?;
+        let header = self.chunk(slot).header;
+        // SAFETY: headers of live chunks are valid (owned by the table).
+        let hdr = unsafe { header.as_ref() };
+        Ok(Region {
+            ptr: page_addr(hdr.memory.as_ptr(), start, pool.classes.page_size()),
+            cap: pool.classes.size(class),
+            chunk: header,
+            refs: NonNull::from(&hdr.run_refs[start as usize]),
+            handle: Handle::run(start, pages),
+            class,
+        })
+    }
+
+    fn free(&mut self, arena: &Arena, pool: &PoolInner, region: Region, count: bool) -> Option<NonNull<ChunkHeader>> {
+        arena.stats.freed(pool.classes.kind(region.class), region.cap, count);
+        let slot = region.header().slot;
+        let handle = region.handle;
+        if handle.is_subpage() {
+            self.free_element(arena, pool, slot, handle)
+        } else {
+            self.free_run(arena, pool, slot, handle.run_start(), handle.run_pages())
+        }
+    }
+
     fn chunk(&self, slot: u32) -> &ChunkState {
         self.chunks[slot as usize]
             .as_ref()
@@ -443,14 +490,18 @@ pub(crate) unsafe fn destroy_chunk(header: NonNull<ChunkHeader>) {
 
 /// Counter helpers used above.
 impl ArenaStats {
-    fn allocated(&self, kind: Kind, cap: usize) {
+    fn allocated(&self, kind: Kind, cap: usize, count: bool) {
         self.active_bytes.add(cap);
-        self.allocations[(kind == Kind::Normal) as usize].add(1);
+        if count {
+            self.allocations[(kind == Kind::Normal) as usize].add(1);
+        }
     }
 
-    fn freed(&self, kind: Kind, cap: usize) {
+    fn freed(&self, kind: Kind, cap: usize, count: bool) {
         self.active_bytes.sub(cap);
-        self.deallocations[(kind == Kind::Normal) as usize].add(1);
+        if count {
+            self.deallocations[(kind == Kind::Normal) as usize].add(1);
+        }
     }
 
     fn chunk_added(&self, size: usize) {

@@ -46,6 +46,7 @@ mod region;
 mod size_class;
 mod subpage;
 mod sync;
+mod thread_cache;
 mod trim;
 
 #[cfg(all(test, tidebuf_loom))]

@@ -1,46 +1,42 @@
-//! Per-thread, per-pool state, found through one `thread_local!`.
+//! Per-thread, per-pool state, found through thread-locals.
 //!
 //! ```text
-//! thread T ── LOCALS: [ (pool A, Weak, state) , (pool B, Weak, state) ]
-//!                              │
-//!                              └─ state: bound arena (and, later, cache)
+//! thread T ── MEMO:   (pool A key, &cache)           one compare on the hot path
+//!          └─ LOCALS: [ (pool A, Weak, Arc<ThreadCache>) , (pool B, …) ]
 //! ```
 //!
 //! The key of an entry is the address of the pool's shared state. The entry
 //! holds a `Weak` to it, which keeps that allocation (not the pool) alive, so
-//! no other pool can reuse the address while the entry exists.
+//! no other pool can reuse the address while the entry exists. `MEMO` is a
+//! `const`, drop-free thread-local (the cheapest kind to reach) that caches
+//! the last entry used; it is cleared whenever an entry goes away.
 //!
-//! When the thread exits, the destructor of `LOCALS` unbinds the thread from
-//! its arena in every pool still alive — a thread's share does not outlive
-//! the thread. Entries of dropped pools are pruned when a new entry is added.
+//! When the thread exits, the destructor of `LOCALS` flushes the thread's
+//! cache in every pool still alive and unbinds it from its arena: nothing is
+//! stranded with the thread. Entries of dropped pools are pruned when a new
+//! entry is added.
 
 use crate::pool::PoolInner;
 use crate::sync::atomic::Ordering::Relaxed;
-use crate::sync::Weak;
-use std::cell::RefCell;
-
-/// What a thread keeps per pool.
-#[derive(Debug)]
-pub(crate) struct ThreadState {
-    /// Index of the arena this thread allocates from.
-    pub(crate) arena: u32,
-}
+use crate::sync::{Arc, Weak};
+use crate::thread_cache::ThreadCache;
+use std::cell::{Cell, RefCell};
+use std::ptr;
 
 struct Local {
     key: usize,
     pool: Weak<PoolInner>,
-    state: Box<ThreadState>,
+    cache: Arc<ThreadCache>,
 }
 
 struct Locals(RefCell<Vec<Local>>);
 
 impl Drop for Locals {
     fn drop(&mut self) {
+        MEMO.with(|m| m.set((0, ptr::null())));
         for local in self.0.get_mut().drain(..) {
             if let Some(pool) = local.pool.upgrade() {
-                pool.arenas[local.state.arena as usize]
-                    .threads
-                    .fetch_sub(1, Relaxed);
+                pool.retire_cache(&local.cache);
             }
         }
     }
@@ -48,29 +44,56 @@ impl Drop for Locals {
 
 std::thread_local! {
     static LOCALS: Locals = const { Locals(RefCell::new(Vec::new())) };
+    static MEMO: Cell<(usize, *const ThreadCache)> = const { Cell::new((0, ptr::null())) };
 }
 
-/// Runs `f` on this thread's state for `pool`, binding the thread first if
-/// needed. `None` while the thread is being torn down (its thread-locals are
-/// gone): callers then fall back to the shared path.
+/// This thread's cache for `pool`, creating it (and binding the thread to
+/// an arena) on first use. `None` while the thread is being torn down.
+///
+/// The reference is valid for the duration of the caller's borrow of
+/// `pool`: entries of a live pool leave only at thread exit.
 #[inline]
-pub(crate) fn with_state<R>(pool: &PoolInner, f: impl FnOnce(&mut ThreadState) -> R) -> Option<R> {
+pub(crate) fn cache(pool: &PoolInner) -> Option<&ThreadCache> {
     let key = pool as *const PoolInner as usize;
+    let (memo_key, memo) = MEMO.with(Cell::get);
+    if memo_key == key {
+        // SAFETY: MEMO points at the `ThreadCache` of this thread's live
+        // entry for `pool` (set below, cleared before any entry is removed).
+        return Some(unsafe { &*memo });
+    }
+    cache_slow(pool, key)
+}
+
+#[cold]
+fn cache_slow(pool: &PoolInner, key: usize) -> Option<&ThreadCache> {
     LOCALS
         .try_with(|locals| {
             let mut locals = locals.0.try_borrow_mut().ok()?;
-            if let Some(local) = locals.iter_mut().find(|l| l.key == key) {
-                return Some(f(&mut local.state));
-            }
-            locals.retain(|l| l.pool.strong_count() > 0);
-            let arena = pool.bind_thread();
-            locals.push(Local {
-                key,
-                pool: pool.weak(),
-                state: Box::new(ThreadState { arena }),
-            });
-            Some(f(&mut locals.last_mut().expect("just pushed").state))
+            let ptr = match locals.iter().find(|l| l.key == key) {
+                Some(local) => Arc::as_ptr(&local.cache),
+                None => {
+                    MEMO.with(|m| m.set((0, ptr::null())));
+                    locals.retain(|l| l.pool.strong_count() > 0);
+                    let cache = pool.register_cache();
+                    let ptr = Arc::as_ptr(&cache);
+                    locals.push(Local {
+                        key,
+                        pool: pool.weak(),
+                        cache,
+                    });
+                    ptr
+                }
+            };
+            MEMO.with(|m| m.set((key, ptr)));
+            // SAFETY: the entry owning `*ptr` stays in LOCALS while `pool` is
+            // alive and this thread runs (see the function docs).
+            Some(unsafe { &*ptr })
         })
         .ok()
         .flatten()
+}
+
+/// Unbinds a retired cache's thread from its arena (used by `retire_cache`).
+pub(crate) fn unbind(pool: &PoolInner, cache: &ThreadCache) {
+    pool.arenas[cache.arena as usize].threads.fetch_sub(1, Relaxed);
 }

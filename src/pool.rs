@@ -23,7 +23,8 @@ use crate::metrics::{ArenaMetrics, ByKind, PoolMetrics, SharedCounter};
 use crate::region::{Region, HUGE_CLASS};
 use crate::size_class::{Kind, SizeClasses};
 use crate::sync::atomic::{AtomicBool, AtomicU32, AtomicUsize, Ordering::Relaxed};
-use crate::sync::{Arc, Weak};
+use crate::sync::{Arc, Mutex, Weak};
+use crate::thread_cache::{CacheConfig, CacheTotals, ThreadCache};
 use crate::trim::{TrimPolicy, TrimReport};
 use crate::PooledBytesMut;
 use crossbeam_utils::CachePadded;
@@ -38,8 +39,7 @@ const MAX_ARENAS: usize = 4096;
 #[derive(Debug, Clone)]
 pub(crate) struct Config {
     pub(crate) arenas: usize,
-    #[allow(dead_code)] // read by the thread caches (issue 3)
-    pub(crate) thread_cache: bool,
+    pub(crate) cache: CacheConfig,
     pub(crate) max_memory: Option<usize>,
     pub(crate) backing: Backing,
     #[allow(dead_code)] // read by the trimmer (issue 4)
@@ -67,7 +67,7 @@ pub struct PoolBuilder {
     arenas: Option<usize>,
     page_size: usize,
     chunk_size: usize,
-    thread_cache: bool,
+    cache: CacheConfig,
     max_memory: Option<usize>,
     backing: Backing,
     trim_policy: TrimPolicy,
@@ -79,7 +79,13 @@ impl Default for PoolBuilder {
             arenas: None,
             page_size: 8 << 10,
             chunk_size: 4 << 20,
-            thread_cache: true,
+            cache: CacheConfig {
+                enabled: true,
+                small_entries: 256,
+                normal_entries: 64,
+                max_capacity: 32 << 10,
+                sweep_threshold: 8192,
+            },
             max_memory: None,
             backing: Backing::default(),
             trim_policy: TrimPolicy::default(),
@@ -109,7 +115,32 @@ impl PoolBuilder {
 
     /// Per-thread caches in front of the arenas (default on).
     pub fn thread_cache(mut self, on: bool) -> Self {
-        self.thread_cache = on;
+        self.cache.enabled = on;
+        self
+    }
+
+    /// Entries a thread cache keeps per small size class (default 256).
+    pub fn small_cache_size(mut self, entries: u32) -> Self {
+        self.cache.small_entries = entries;
+        self
+    }
+
+    /// Entries a thread cache keeps per normal size class (default 64).
+    pub fn normal_cache_size(mut self, entries: u32) -> Self {
+        self.cache.normal_entries = entries;
+        self
+    }
+
+    /// Largest buffer capacity thread caches keep (default 32 KiB).
+    pub fn max_cached_buffer_capacity(mut self, bytes: usize) -> Self {
+        self.cache.max_capacity = bytes;
+        self
+    }
+
+    /// Allocations through a thread cache between sweeps, which give back
+    /// entries a bin did not reuse since the last sweep (default 8192).
+    pub fn cache_sweep_threshold(mut self, allocations: u32) -> Self {
+        self.cache.sweep_threshold = allocations;
         self
     }
 
@@ -173,9 +204,18 @@ impl PoolBuilder {
                 ));
             }
         }
+        let c = self.cache;
+        for (setting, value) in [("small_cache_size", c.small_entries), ("normal_cache_size", c.normal_entries)] {
+            if value > 1 << 16 {
+                return Err(ConfigError::new(setting, value, "at most 65536 entries"));
+            }
+        }
+        if c.sweep_threshold == 0 {
+            return Err(ConfigError::new("cache_sweep_threshold", 0, "at least 1"));
+        }
         let config = Config {
             arenas,
-            thread_cache: self.thread_cache,
+            cache: self.cache,
             max_memory: self.max_memory,
             backing: self.backing,
             trim_policy: self.trim_policy,
@@ -349,6 +389,9 @@ pub(crate) struct PoolInner {
     trimmed_bytes: SharedCounter,
     closed: AtomicBool,
     me: Weak<PoolInner>,
+    /// Every live thread cache, for `metrics()`; and the totals of caches
+    /// whose threads have exited.
+    caches: Mutex<(Vec<Arc<ThreadCache>>, CacheTotals)>,
 }
 
 #[derive(Debug, Default)]
@@ -373,6 +416,7 @@ impl PoolInner {
             trimmed_bytes: SharedCounter::default(),
             closed: AtomicBool::new(false),
             me: me.clone(),
+            caches: Mutex::new((Vec::new(), CacheTotals::default())),
         })
     }
 
@@ -423,8 +467,25 @@ impl PoolInner {
         arena.index
     }
 
-    /// Allocates a region of at least `size` bytes.
+    /// Allocates a region of at least `size` bytes. The fast path: a hit
+    /// in this thread's cache.
+    #[inline]
     pub(crate) fn allocate(&self, size: usize) -> Result<Region, AllocError> {
+        if let Some(class) = self.classes.class_of(size) {
+            if let Some(cache) = local::cache(self) {
+                if cache.caches(class) {
+                    if let Some(region) = cache.pop(self, class) {
+                        return Ok(region);
+                    }
+                }
+                return self.allocate_slow(size, Some(cache));
+            }
+        }
+        self.allocate_slow(size, None)
+    }
+
+    #[inline(never)]
+    fn allocate_slow(&self, size: usize, cache: Option<&ThreadCache>) -> Result<Region, AllocError> {
         if size > isize::MAX as usize {
             return Err(AllocError {
                 requested: size,
@@ -434,12 +495,13 @@ impl PoolInner {
         let class = self.classes.class_of(size);
         let mut trimmed = false;
         loop {
-            let result = match class {
-                Some(class) => {
-                    let arena = local::with_state(self, |st| st.arena).unwrap_or(0);
+            let result = match (class, cache) {
+                (Some(class), Some(cache)) if cache.caches(class) => cache.fill(self, class),
+                (Some(class), _) => {
+                    let arena = cache.map_or(0, |c| c.arena);
                     self.arenas[arena as usize].allocate(self, class)
                 }
-                None => self.allocate_huge(size),
+                (None, _) => self.allocate_huge(size),
             };
             let kind = match result {
                 Ok(region) => return Ok(region),
@@ -455,10 +517,41 @@ impl PoolInner {
                 },
                 Err(Refused::OutOfMemory) => AllocErrorKind::OutOfMemory,
             };
-            return Err(AllocError {
-                requested: size,
-                kind,
-            });
+            return Err(AllocError { requested: size, kind });
+        }
+    }
+
+    /// A new cache for the calling thread, bound to the least-used arena.
+    pub(crate) fn register_cache(&self) -> Arc<ThreadCache> {
+        let cache = Arc::new(ThreadCache::new(self, self.bind_thread()));
+        self.caches.lock().0.push(cache.clone());
+        cache
+    }
+
+    /// The calling thread is exiting: its cache goes back to the arenas, its
+    /// counters into the pool's totals, and the thread leaves its arena.
+    pub(crate) fn retire_cache(&self, cache: &Arc<ThreadCache>) {
+        cache.flush(self);
+        let mut caches = self.caches.lock();
+        caches.1.add(cache.totals(self));
+        caches.0.retain(|c| !Arc::ptr_eq(c, cache));
+        drop(caches);
+        local::unbind(self, cache);
+    }
+
+    /// Returns regions to their arenas (one lock per run of same-arena
+    /// regions), not counted as deallocations: thread-cache flushes.
+    pub(crate) fn free_uncounted(&self, regions: impl Iterator<Item = Region>) {
+        let mut regions = regions.peekable();
+        let mut doomed = Vec::new();
+        while let Some(first) = regions.peek() {
+            let arena = first.header().arena as usize;
+            self.arenas[arena].free_run_of(self, &mut regions, &mut doomed);
+        }
+        for chunk in doomed {
+            // SAFETY: unlinked by `free_run_of`; `self` stays alive because
+            // the caller (a cache owner) holds a pool reference.
+            unsafe { destroy_chunk(chunk) };
         }
     }
 
@@ -493,9 +586,13 @@ impl PoolInner {
         })
     }
 
-    /// Releases everything that can be released now: empty chunks.
+    /// Releases everything that can be released now: the calling thread's
+    /// cache, then empty chunks.
     pub(crate) fn trim_now(&self) -> TrimReport {
         let mut report = TrimReport::default();
+        if let Some(cache) = local::cache(self) {
+            report.cache_entries_flushed = cache.flush(self);
+        }
         for arena in self.arenas.iter() {
             for header in arena.take_empty_chunks(self) {
                 report.merge(TrimReport {
@@ -518,6 +615,9 @@ impl PoolInner {
     /// as soon as it empties.
     fn close(&self) {
         self.closed.store(true, Relaxed);
+        if let Some(cache) = local::cache(self) {
+            cache.flush(self);
+        }
         for arena in self.arenas.iter() {
             for header in arena.take_empty_chunks(self) {
                 // SAFETY: as in `trim_now`.
@@ -547,6 +647,21 @@ impl PoolInner {
             trims: self.trims.get(),
             arenas: Vec::with_capacity(self.arenas.len()),
         };
+        let caches = {
+            let guard = self.caches.lock();
+            let mut totals = guard.1;
+            for cache in guard.0.iter() {
+                totals.add(cache.totals(self));
+            }
+            totals
+        };
+        m.cached_bytes = caches.cached_bytes;
+        m.cache_hits = caches.hits[0] + caches.hits[1];
+        m.cache_misses = caches.misses;
+        m.allocations.small += caches.hits[0];
+        m.allocations.normal += caches.hits[1];
+        m.deallocations.small += caches.puts[0];
+        m.deallocations.normal += caches.puts[1];
         for arena in self.arenas.iter() {
             let s = &arena.stats;
             let a = ArenaMetrics {
@@ -564,6 +679,8 @@ impl PoolInner {
             m.deallocations.normal += s.deallocations[1].get() as u64;
             m.arenas.push(a);
         }
+        // Arenas count what they handed out, to buffers and caches alike.
+        m.active_bytes = m.active_bytes.saturating_sub(m.cached_bytes);
         m
     }
 }
@@ -590,7 +707,15 @@ pub(crate) unsafe fn release(region: Region) {
         return;
     }
     debug_assert_ne!(pool.classes.kind(region.class), Kind::Huge);
-    let doomed = pool.arenas[header.arena as usize].free(pool, region);
+    if !pool.is_closed() {
+        if let Some(cache) = local::cache(pool) {
+            if cache.caches(region.class) {
+                cache.push(pool, region);
+                return;
+            }
+        }
+    }
+    let doomed = pool.arenas[header.arena as usize].free(pool, region, true);
     if let Some(chunk) = doomed {
         // SAFETY: `free` unlinked it; it is destroyed once, as the last step.
         unsafe { destroy_chunk(chunk) };

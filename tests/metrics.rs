@@ -4,7 +4,8 @@ use tidebuf::Pool;
 
 #[test]
 fn counts_by_kind_and_bytes() {
-    let pool = Pool::builder().arenas(1).build().unwrap();
+    // No thread cache: every figure below is the arena's own.
+    let pool = Pool::builder().arenas(1).thread_cache(false).build().unwrap();
     let small = pool.alloc(100); // 112
     let normal = pool.alloc(100_000); // 112 KiB class
     let huge = pool.alloc(5 << 20);

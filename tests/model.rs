@@ -370,6 +370,24 @@ impl Model {
     }
 
     fn check(&self) -> Result<(), TestCaseError> {
+        // Regions are disjoint: sorted by start, each ends before the next.
+        let mut ranges: Vec<(usize, usize, u64)> = self
+            .regions
+            .iter()
+            .map(|(&id, r)| (r.start, r.start + r.cap, id))
+            .collect();
+        ranges.sort_unstable();
+        for w in ranges.windows(2) {
+            prop_assert!(
+                w[0].1 <= w[1].0,
+                "regions {} {:x?} and {} {:x?} overlap",
+                w[0].2,
+                (w[0].0, w[0].1),
+                w[1].2,
+                (w[1].0, w[1].1)
+            );
+        }
+
         for v in &self.views {
             let r = &self.regions[&v.region];
             let data = v.buf.bytes();
@@ -387,24 +405,6 @@ impl Model {
                 }
                 Buf::Frozen(b) => prop_assert_eq!(b.ref_count(), r.handles),
             }
-        }
-
-        // Regions are disjoint: sorted by start, each ends before the next.
-        let mut ranges: Vec<(usize, usize, u64)> = self
-            .regions
-            .iter()
-            .map(|(&id, r)| (r.start, r.start + r.cap, id))
-            .collect();
-        ranges.sort_unstable();
-        for w in ranges.windows(2) {
-            prop_assert!(
-                w[0].1 <= w[1].0,
-                "regions {} {:x?} and {} {:x?} overlap",
-                w[0].2,
-                (w[0].0, w[0].1),
-                w[1].2,
-                (w[1].0, w[1].1)
-            );
         }
 
         let m = self.pool.metrics();
@@ -426,6 +426,10 @@ impl Model {
         // Quiescent: every used byte is a chunk or a huge buffer.
         prop_assert_eq!(m.used_bytes, m.chunks * CHUNK + huge.iter().sum::<usize>());
         prop_assert!(m.used_bytes >= m.active_bytes + m.cached_bytes);
+        // Cheap enough to run every step, which pins a corruption to the
+        // operation that caused it.
+        #[cfg(feature = "debug-checks")]
+        self.pool.validate();
         Ok(())
     }
 
@@ -460,7 +464,11 @@ fn run(backing: Backing, ops: &[Op]) -> Result<(), TestCaseError> {
 
 proptest! {
     #![proptest_config(ProptestConfig {
-        cases: 64,
+        // PROPTEST_CASES still overrides, for longer soak runs.
+        cases: std::env::var("PROPTEST_CASES")
+            .ok()
+            .and_then(|n| n.parse().ok())
+            .unwrap_or(64),
         // Keep failures out of the source tree; a failing case prints its
         // minimal input, which is what to turn into a regression test.
         failure_persistence: None,

@@ -1,0 +1,261 @@
+//! Per-thread caches: one bounded bin per cached size class, in front of
+//! the arenas.
+//!
+//! ```text
+//!  alloc(class) ──▶ bin[class].pop() ──hit──▶ region      (no lock, no shared write)
+//!                        │miss
+//!                        ▼
+//!                  arena lock: 1 region for the caller + fill more into the bin
+//!
+//!  release ──▶ releasing thread's bin.push() ──full──▶ arena lock: flush the
+//!                                                      older half at once
+//! ```
+//!
+//! A bin is a stack (last released, first reused: warm in cache). Regions in
+//! a bin may come from any arena (cross-thread releases); flushing returns
+//! each to its own arena, one lock per run of same-arena entries.
+//!
+//! Sweep (Netty semantics): every `sweep_threshold` allocations through the
+//! cache, each bin keeps only as many entries as it served since the last
+//! sweep and gives the surplus back — a bin that stopped being used empties.
+//!
+//! Only the owner thread touches the entries. Counters are atomics with a
+//! single writer (the owner: a Relaxed load and store, a plain `mov`), so
+//! `metrics()` reads them from any thread, and each thread's counters sit in
+//! its own allocation: no cache line is written by two threads.
+
+use crate::metrics::Counter;
+use crate::pool::PoolInner;
+use crate::region::Region;
+use crate::size_class::ClassIdx;
+use std::cell::{Cell, UnsafeCell};
+
+/// Most bytes a refill parks beyond the region it returns: enough to make
+/// misses rare for small classes, without parking much of the large ones.
+const FILL_BYTES: usize = 32 << 10;
+
+/// Settings of the caches (SPEC §4 defaults).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct CacheConfig {
+    pub(crate) enabled: bool,
+    pub(crate) small_entries: u32,
+    pub(crate) normal_entries: u32,
+    pub(crate) max_capacity: usize,
+    pub(crate) sweep_threshold: u32,
+}
+
+/// One size class's stack of free regions.
+#[derive(Debug)]
+struct Bin {
+    /// Owner-only.
+    entries: UnsafeCell<Vec<Region>>,
+    /// Most entries kept.
+    max: u32,
+    /// Mirror of `entries.len()`, readable by `metrics()`.
+    len: Counter,
+    /// Allocations served from this bin.
+    hits: Counter,
+    /// Allocations of this class that found the bin empty.
+    misses: Counter,
+    /// Releases parked in this bin.
+    puts: Counter,
+    /// `hits` at the last sweep. Owner-only.
+    hits_at_sweep: Cell<usize>,
+}
+
+/// A thread's cache for one pool.
+#[derive(Debug)]
+pub(crate) struct ThreadCache {
+    /// Arena this thread allocates from.
+    pub(crate) arena: u32,
+    bins: Box<[Bin]>,
+    /// Allocations through the cache since the last sweep. Owner-only.
+    since_sweep: Cell<u32>,
+    sweep_threshold: u32,
+}
+
+// SAFETY: the non-atomic parts (`entries`, `hits_at_sweep`, `since_sweep`)
+// are touched only by the owner thread (every `&mut`-like access below is
+// in a method documented "owner only", called from `local.rs` through the
+// owner's thread-local entry, or at that thread's exit). Other threads read
+// only the `Counter` atomics.
+unsafe impl Sync for ThreadCache {}
+// SAFETY: `Region`s are plain descriptors of owned memory; see above.
+unsafe impl Send for ThreadCache {}
+
+/// Totals of one cache, for `metrics()`.
+#[derive(Debug, Default, Clone, Copy)]
+pub(crate) struct CacheTotals {
+    pub(crate) cached_bytes: usize,
+    pub(crate) hits: [u64; 2],
+    pub(crate) misses: u64,
+    pub(crate) puts: [u64; 2],
+}
+
+impl ThreadCache {
+    pub(crate) fn new(pool: &PoolInner, arena: u32) -> ThreadCache {
+        let cfg = pool.config.cache;
+        let classes = &pool.classes;
+        // Classes whose capacity is at most `max_capacity` (and the chunk).
+        let limit = cfg.max_capacity.min(classes.chunk_size());
+        let cached_classes = match classes.class_of(limit) {
+            _ if !cfg.enabled => 0,
+            Some(c) if classes.size(c) == limit => c as usize + 1,
+            Some(c) => c as usize,
+            None => 0,
+        };
+        let bins = (0..cached_classes)
+            .map(|c| Bin {
+                entries: UnsafeCell::new(Vec::new()),
+                max: if c < classes.small_count() { cfg.small_entries } else { cfg.normal_entries },
+                len: Counter::default(),
+                hits: Counter::default(),
+                misses: Counter::default(),
+                puts: Counter::default(),
+                hits_at_sweep: Cell::new(0),
+            })
+            .collect();
+        ThreadCache {
+            arena,
+            bins,
+            since_sweep: Cell::new(0),
+            sweep_threshold: cfg.sweep_threshold,
+        }
+    }
+
+    /// Whether allocations of `class` go through this cache.
+    #[inline]
+    pub(crate) fn caches(&self, class: ClassIdx) -> bool {
+        (class as usize) < self.bins.len()
+    }
+
+    /// Owner only. A cached region of `class`, if any. Counts a hit or a miss.
+    #[inline]
+    pub(crate) fn pop(&self, pool: &PoolInner, class: ClassIdx) -> Option<Region> {
+        let bin = &self.bins[class as usize];
+        self.tick(pool);
+        // SAFETY: owner only (type-level SAFETY note); no other borrow of
+        // `entries` is live: `tick`'s sweep finished above.
+        let entries = unsafe { &mut *bin.entries.get() };
+        match entries.pop() {
+            Some(region) => {
+                bin.len.sub(1);
+                bin.hits.add(1);
+                Some(region)
+            }
+            None => {
+                bin.misses.add(1);
+                None
+            }
+        }
+    }
+
+    /// Owner only. Refills the bin of `class` after a miss: returns one
+    /// region for the caller and parks up to `max / 8` more (and at most
+    /// [`FILL_BYTES`] of them), under one lock.
+    pub(crate) fn fill(&self, pool: &PoolInner, class: ClassIdx) -> Result<Region, crate::arena::Refused> {
+        let bin = &self.bins[class as usize];
+        // SAFETY: owner only; no other borrow of `entries` is live.
+        let entries = unsafe { &mut *bin.entries.get() };
+        if entries.capacity() == 0 {
+            entries.reserve_exact(bin.max as usize);
+        }
+        let extra = (bin.max as usize / 8).min(FILL_BYTES / pool.classes.size(class));
+        let before = entries.len();
+        let region = pool.arenas[self.arena as usize].allocate_fill(pool, class, extra, entries)?;
+        bin.len.add(entries.len() - before);
+        Ok(region)
+    }
+
+    /// Owner only. Parks a released region; when the bin is full, the older
+    /// half goes back to the arenas first.
+    #[inline]
+    pub(crate) fn push(&self, pool: &PoolInner, region: Region) {
+        let bin = &self.bins[region.class as usize];
+        // SAFETY: owner only; no other borrow of `entries` is live.
+        let entries = unsafe { &mut *bin.entries.get() };
+        if entries.len() >= bin.max as usize {
+            if bin.max == 0 {
+                pool.free_uncounted(std::iter::once(region));
+                return;
+            }
+            let half = (entries.len() / 2).max(1);
+            pool.free_uncounted(entries.drain(..half));
+            bin.len.sub(half);
+        }
+        if entries.capacity() == 0 {
+            entries.reserve_exact(bin.max as usize);
+        }
+        entries.push(region);
+        bin.len.add(1);
+        bin.puts.add(1);
+    }
+
+    #[inline]
+    fn tick(&self, pool: &PoolInner) {
+        let n = self.since_sweep.get() + 1;
+        if n >= self.sweep_threshold {
+            self.since_sweep.set(0);
+            self.sweep(pool);
+        } else {
+            self.since_sweep.set(n);
+        }
+    }
+
+    /// Owner only. Gives back each bin's entries beyond what it served since
+    /// the last sweep. Returns the number of entries given back.
+    #[cold]
+    pub(crate) fn sweep(&self, pool: &PoolInner) -> usize {
+        let mut flushed = 0;
+        for bin in self.bins.iter() {
+            let used = bin.hits.get() - bin.hits_at_sweep.get();
+            bin.hits_at_sweep.set(bin.hits.get());
+            // SAFETY: owner only; no other borrow of `entries` is live.
+            let entries = unsafe { &mut *bin.entries.get() };
+            let surplus = entries.len().saturating_sub(used);
+            if surplus > 0 {
+                pool.free_uncounted(entries.drain(..surplus));
+                bin.len.sub(surplus);
+                flushed += surplus;
+            }
+        }
+        flushed
+    }
+
+    /// Owner only (or the owner's thread at exit). Gives every entry back.
+    pub(crate) fn flush(&self, pool: &PoolInner) -> usize {
+        let mut flushed = 0;
+        for bin in self.bins.iter() {
+            // SAFETY: owner only; no other borrow of `entries` is live.
+            let entries = unsafe { &mut *bin.entries.get() };
+            flushed += entries.len();
+            bin.len.sub(entries.len());
+            pool.free_uncounted(entries.drain(..));
+        }
+        flushed
+    }
+
+    /// Counters, readable from any thread.
+    pub(crate) fn totals(&self, pool: &PoolInner) -> CacheTotals {
+        let mut t = CacheTotals::default();
+        for (c, bin) in self.bins.iter().enumerate() {
+            let normal = (c >= pool.classes.small_count()) as usize;
+            t.cached_bytes += bin.len.get() * pool.classes.size(c as ClassIdx);
+            t.hits[normal] += bin.hits.get() as u64;
+            t.misses += bin.misses.get() as u64;
+            t.puts[normal] += bin.puts.get() as u64;
+        }
+        t
+    }
+}
+
+impl CacheTotals {
+    pub(crate) fn add(&mut self, o: CacheTotals) {
+        self.cached_bytes += o.cached_bytes;
+        self.hits[0] += o.hits[0];
+        self.hits[1] += o.hits[1];
+        self.misses += o.misses;
+        self.puts[0] += o.puts[0];
+        self.puts[1] += o.puts[1];
+    }
+}

@@ -1,0 +1,129 @@
+//! Thread caches: hits and misses, release into the releasing thread's
+//! cache, the sweep of unused entries, and nothing stranded at thread exit.
+
+use tidebuf::Pool;
+
+fn pool() -> Pool {
+    Pool::builder().arenas(2).build().unwrap()
+}
+
+#[test]
+fn reuse_is_a_hit_and_takes_the_same_memory() {
+    let pool = pool();
+    let first = pool.alloc(1000);
+    let addr = first.as_ptr();
+    drop(first);
+    let again = pool.alloc(1000);
+    assert_eq!(again.as_ptr(), addr, "last released, first reused");
+    let m = pool.metrics();
+    assert_eq!((m.cache_misses, m.cache_hits), (1, 1));
+    assert_eq!(m.allocations.small, 2);
+    assert_eq!(m.deallocations.small, 1);
+    assert_eq!(m.active_bytes, 1024);
+    assert!(m.cached_bytes > 0, "the refill parked more entries");
+    assert!(m.used_bytes >= m.active_bytes + m.cached_bytes);
+    drop(again);
+    let m = pool.metrics();
+    assert_eq!(m.active_bytes, 0);
+    assert_eq!(m.deallocations.small, 2);
+}
+
+#[test]
+fn large_buffers_bypass_the_cache() {
+    let pool = pool();
+    drop(pool.alloc(64 << 10));
+    let m = pool.metrics();
+    assert_eq!((m.cache_hits, m.cache_misses, m.cached_bytes), (0, 0, 0));
+    // 32 KiB (a normal class) is the largest cached by default.
+    drop(pool.alloc(32 << 10));
+    assert_eq!(pool.metrics().cached_bytes % (32 << 10), 0);
+    assert!(pool.metrics().cached_bytes >= 32 << 10);
+}
+
+#[test]
+fn bins_are_bounded_and_overflow_goes_back() {
+    let pool = Pool::builder().small_cache_size(16).build().unwrap();
+    let bufs: Vec<_> = (0..100).map(|_| pool.alloc(64)).collect();
+    drop(bufs);
+    let m = pool.metrics();
+    assert!(m.cached_bytes <= 16 * 64, "cached {}", m.cached_bytes);
+    assert_eq!(m.active_bytes, 0);
+}
+
+#[test]
+fn release_goes_to_the_releasing_threads_cache() {
+    let pool = pool();
+    let bufs: Vec<_> = (0..10).map(|_| pool.alloc(4096)).collect();
+    let before = pool.metrics().cached_bytes;
+    let (tx, rx) = std::sync::mpsc::channel();
+    let p2 = pool.clone();
+    let t = std::thread::spawn(move || {
+        drop(bufs);
+        let m = p2.metrics();
+        tx.send(m.cached_bytes).unwrap();
+        // Reuse from this thread's cache: a hit without ever missing here.
+        let again = p2.alloc(4096);
+        drop(again);
+    });
+    let cached_in_consumer = rx.recv().unwrap();
+    t.join().unwrap();
+    assert_eq!(cached_in_consumer, before + 10 * 4096);
+    // The consumer exited: its cache went back.
+    assert_eq!(pool.metrics().cached_bytes, before);
+    assert_eq!(pool.metrics().active_bytes, 0);
+}
+
+#[test]
+fn sweep_gives_back_entries_not_reused() {
+    let pool = Pool::builder().cache_sweep_threshold(1000).build().unwrap();
+    let bufs: Vec<_> = (0..200).map(|_| pool.alloc(1024)).collect();
+    drop(bufs);
+    let parked = pool.metrics().cached_bytes;
+    assert!(parked >= 200 * 1024, "parked {parked}");
+    // Keep allocating another size: the 1 KiB bin serves nothing.
+    for _ in 0..2100 {
+        drop(pool.alloc(16));
+    }
+    let m = pool.metrics();
+    assert!(m.cached_bytes < 1024, "the idle 1 KiB bin was swept: {}", m.cached_bytes);
+    assert!(m.cached_bytes >= 16, "the busy bin keeps what it uses");
+    // A bin that keeps being used keeps its entries through sweeps.
+    let pool = Pool::builder().cache_sweep_threshold(100).build().unwrap();
+    for _ in 0..1000 {
+        let pair = (pool.alloc(512), pool.alloc(512));
+        drop(pair);
+    }
+    assert!(pool.metrics().cached_bytes >= 2 * 512);
+}
+
+#[test]
+fn thread_exit_strands_nothing() {
+    let pool = Pool::builder().arenas(4).build().unwrap();
+    let sizes = [16, 200, 1500, 4096, 20_000, 32 << 10];
+    let mut peak_used = 0;
+    for round in 0..20 {
+        let handles: Vec<_> = (0..100)
+            .map(|i| {
+                let pool = pool.clone();
+                std::thread::spawn(move || {
+                    let bufs: Vec<_> = sizes.iter().map(|&s| pool.alloc(s + i % 7)).collect();
+                    drop(bufs); // all parked in this thread's cache
+                    assert!(pool.metrics().cached_bytes > 0);
+                })
+            })
+            .collect();
+        for h in handles {
+            h.join().unwrap();
+        }
+        let m = pool.metrics();
+        assert_eq!(m.cached_bytes, 0, "round {round}");
+        assert_eq!(m.active_bytes, 0);
+        assert!(m.arenas.iter().all(|a| a.threads == 0));
+        peak_used = peak_used.max(m.used_bytes);
+    }
+    assert_eq!(pool.metrics().allocations.total(), 2000 * sizes.len() as u64);
+    // 2000 threads in all, at most 100 at once: chunks are reused, so used
+    // stays within what 100 concurrent threads need (a few chunks per
+    // arena), not 2000 threads' worth.
+    assert!(peak_used <= 4 * 2 * (4 << 20), "peak used {peak_used}");
+}
