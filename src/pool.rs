@@ -695,7 +695,7 @@ pub(crate) unsafe fn release(region: Region) {
     // (contract above); detached from `region` so the region can move below.
     let header: &ChunkHeader = unsafe { region.chunk.as_ref() };
     let pool: &PoolInner = &header.pool;
-    if header.is_huge() {
+    if region.class == HUGE_CLASS {
         pool.huge.count.sub(1);
         pool.huge.active_bytes.sub(region.cap as u64);
         pool.huge.deallocations.add(1);
