@@ -116,7 +116,8 @@ impl Arena {
     pub(crate) fn allocate(&self, pool: &PoolInner, class: ClassIdx) -> Result<Region, Refused> {
         let mut st = self.state.lock();
         let region = st.allocate(self, pool, class)?;
-        self.stats.allocated(pool.classes.kind(class), region.cap, true);
+        self.stats
+            .allocated(pool.classes.kind(class), region.cap, true);
         Ok(region)
     }
 
@@ -151,7 +152,12 @@ impl Arena {
     /// deallocation by a user (not a thread-cache flush). Returns a chunk
     /// that became empty and must be destroyed (with [`destroy_chunk`]) by
     /// the caller, after this call and without touching the pool afterwards.
-    pub(crate) fn free(&self, pool: &PoolInner, region: Region, count: bool) -> Option<NonNull<ChunkHeader>> {
+    pub(crate) fn free(
+        &self,
+        pool: &PoolInner,
+        region: Region,
+        count: bool,
+    ) -> Option<NonNull<ChunkHeader>> {
         let mut st = self.state.lock();
         st.free(self, pool, region, count)
     }
@@ -217,7 +223,12 @@ impl Arena {
 }
 
 impl ArenaState {
-    fn allocate(&mut self, arena: &Arena, pool: &PoolInner, class: ClassIdx) -> Result<Region, Refused> {
+    fn allocate(
+        &mut self,
+        arena: &Arena,
+        pool: &PoolInner,
+        class: ClassIdx,
+    ) -> Result<Region, Refused> {
         if pool.classes.kind(class) == Kind::Small {
             return self.allocate_small(arena, pool, class);
         }
@@ -236,8 +247,16 @@ impl ArenaState {
         })
     }
 
-    fn free(&mut self, arena: &Arena, pool: &PoolInner, region: Region, count: bool) -> Option<NonNull<ChunkHeader>> {
-        arena.stats.freed(pool.classes.kind(region.class), region.cap, count);
+    fn free(
+        &mut self,
+        arena: &Arena,
+        pool: &PoolInner,
+        region: Region,
+        count: bool,
+    ) -> Option<NonNull<ChunkHeader>> {
+        arena
+            .stats
+            .freed(pool.classes.kind(region.class), region.cap, count);
         let slot = region.header().slot;
         let handle = region.handle;
         if handle.is_subpage() {

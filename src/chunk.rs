@@ -57,14 +57,6 @@ pub(crate) struct ChunkHeader {
     pub(crate) pool: Arc<PoolInner>,
 }
 
-impl ChunkHeader {
-    /// Whether this is a huge buffer's own mapping.
-    #[inline]
-    pub(crate) fn is_huge(&self) -> bool {
-        self.arena == HUGE_ARENA
-    }
-}
-
 /// The page-run table of one chunk.
 #[derive(Debug)]
 pub(crate) struct PageRuns {

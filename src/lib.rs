@@ -23,6 +23,11 @@
 //!
 //! See `docs/design.md` in the repository for how a request flows through
 //! size classes, arenas, chunks and subpages.
+//!
+//! Status: the pooled allocator, thread caches, `Pool::trim` and the
+//! `max_memory` cap work; the automatic decay trimmer that acts on
+//! [`TrimPolicy`] is the next piece of work — until then pools keep what
+//! they hold until `trim()`, the cap or their last handle asks for it.
 
 #![deny(
     missing_docs,
@@ -51,6 +56,11 @@ mod trim;
 
 #[cfg(all(test, tidebuf_loom))]
 mod tests;
+
+/// The README's examples, compiled and run as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;
 
 pub use crate::backing::Backing;
 pub use crate::buf::{PooledBytes, PooledBytesMut};

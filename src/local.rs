@@ -93,7 +93,28 @@ fn cache_slow(pool: &PoolInner, key: usize) -> Option<&ThreadCache> {
         .flatten()
 }
 
+/// This thread's cache for `pool` if it has one; never creates one (so a
+/// thread that only trims or closes is not bound to an arena).
+pub(crate) fn existing_cache(pool: &PoolInner) -> Option<&ThreadCache> {
+    let key = pool as *const PoolInner as usize;
+    let exists = LOCALS
+        .try_with(|locals| {
+            locals
+                .0
+                .try_borrow()
+                .is_ok_and(|l| l.iter().any(|l| l.key == key))
+        })
+        .unwrap_or(false);
+    if exists {
+        cache(pool)
+    } else {
+        None
+    }
+}
+
 /// Unbinds a retired cache's thread from its arena (used by `retire_cache`).
 pub(crate) fn unbind(pool: &PoolInner, cache: &ThreadCache) {
-    pool.arenas[cache.arena as usize].threads.fetch_sub(1, Relaxed);
+    pool.arenas[cache.arena as usize]
+        .threads
+        .fetch_sub(1, Relaxed);
 }

@@ -99,7 +99,10 @@ pub struct ArenaMetrics {
     pub chunks: usize,
     /// Bytes of its chunks held from the OS.
     pub used_bytes: usize,
-    /// Size-class capacity it has handed out and not got back.
+    /// Size-class capacity it has handed out and not got back — to live
+    /// buffers and to thread caches alike (a cached region may sit in any
+    /// thread's cache, so the pool-wide `active_bytes` is where caches are
+    /// subtracted).
     pub active_bytes: usize,
 }
 

@@ -157,6 +157,10 @@ impl PoolBuilder {
     }
 
     /// When the pool gives memory back on its own (default: decay, 10 s).
+    ///
+    /// Today only [`Pool::trim`], the cap and closing the pool give memory
+    /// back; the decay trimmer that acts on this setting is the next piece
+    /// of work (see the README's status).
     pub fn trim_policy(mut self, policy: TrimPolicy) -> Self {
         self.trim_policy = policy;
         self
@@ -182,7 +186,7 @@ impl PoolBuilder {
         let chunk_ok = chunk.is_power_of_two()
             && chunk >= 8 * page
             && chunk <= MAX_CHUNK
-            && chunk / page <= MAX_PAGES;
+            && chunk / page < MAX_PAGES;
         if !chunk_ok {
             return Err(ConfigError::new(
                 "chunk_size",
@@ -205,7 +209,10 @@ impl PoolBuilder {
             }
         }
         let c = self.cache;
-        for (setting, value) in [("small_cache_size", c.small_entries), ("normal_cache_size", c.normal_entries)] {
+        for (setting, value) in [
+            ("small_cache_size", c.small_entries),
+            ("normal_cache_size", c.normal_entries),
+        ] {
             if value > 1 << 16 {
                 return Err(ConfigError::new(setting, value, "at most 65536 entries"));
             }
@@ -485,7 +492,11 @@ impl PoolInner {
     }
 
     #[inline(never)]
-    fn allocate_slow(&self, size: usize, cache: Option<&ThreadCache>) -> Result<Region, AllocError> {
+    fn allocate_slow(
+        &self,
+        size: usize,
+        cache: Option<&ThreadCache>,
+    ) -> Result<Region, AllocError> {
         if size > isize::MAX as usize {
             return Err(AllocError {
                 requested: size,
@@ -517,7 +528,10 @@ impl PoolInner {
                 },
                 Err(Refused::OutOfMemory) => AllocErrorKind::OutOfMemory,
             };
-            return Err(AllocError { requested: size, kind });
+            return Err(AllocError {
+                requested: size,
+                kind,
+            });
         }
     }
 
@@ -590,7 +604,7 @@ impl PoolInner {
     /// cache, then empty chunks.
     pub(crate) fn trim_now(&self) -> TrimReport {
         let mut report = TrimReport::default();
-        if let Some(cache) = local::cache(self) {
+        if let Some(cache) = local::existing_cache(self) {
             report.cache_entries_flushed = cache.flush(self);
         }
         for arena in self.arenas.iter() {
@@ -615,7 +629,7 @@ impl PoolInner {
     /// as soon as it empties.
     fn close(&self) {
         self.closed.store(true, Relaxed);
-        if let Some(cache) = local::cache(self) {
+        if let Some(cache) = local::existing_cache(self) {
             cache.flush(self);
         }
         for arena in self.arenas.iter() {

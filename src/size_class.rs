@@ -8,7 +8,7 @@
 //! (2^k,2^k+1] 2^k + {1,2,3,4} * 2^(k-2)          2^(k-2)
 //! ```
 //!
-//! Every class rounds a request up by at most 25 % (20 % above 64 B). The
+//! Every class rounds a request up by less than 25 % above 64 B. The
 //! classes split into three kinds:
 //!
 //! ```text

@@ -107,7 +107,11 @@ impl ThreadCache {
         let bins = (0..cached_classes)
             .map(|c| Bin {
                 entries: UnsafeCell::new(Vec::new()),
-                max: if c < classes.small_count() { cfg.small_entries } else { cfg.normal_entries },
+                max: if c < classes.small_count() {
+                    cfg.small_entries
+                } else {
+                    cfg.normal_entries
+                },
                 len: Counter::default(),
                 hits: Counter::default(),
                 misses: Counter::default(),
@@ -153,7 +157,11 @@ impl ThreadCache {
     /// Owner only. Refills the bin of `class` after a miss: returns one
     /// region for the caller and parks up to `max / 8` more (and at most
     /// [`FILL_BYTES`] of them), under one lock.
-    pub(crate) fn fill(&self, pool: &PoolInner, class: ClassIdx) -> Result<Region, crate::arena::Refused> {
+    pub(crate) fn fill(
+        &self,
+        pool: &PoolInner,
+        class: ClassIdx,
+    ) -> Result<Region, crate::arena::Refused> {
         let bin = &self.bins[class as usize];
         // SAFETY: owner only; no other borrow of `entries` is live.
         let entries = unsafe { &mut *bin.entries.get() };
@@ -176,6 +184,8 @@ impl ThreadCache {
         let entries = unsafe { &mut *bin.entries.get() };
         if entries.len() >= bin.max as usize {
             if bin.max == 0 {
+                // A zero-size bin caches nothing, but this is still a release.
+                bin.puts.add(1);
                 pool.free_uncounted(std::iter::once(region));
                 return;
             }

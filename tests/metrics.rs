@@ -5,7 +5,11 @@ use tidebuf::Pool;
 #[test]
 fn counts_by_kind_and_bytes() {
     // No thread cache: every figure below is the arena's own.
-    let pool = Pool::builder().arenas(1).thread_cache(false).build().unwrap();
+    let pool = Pool::builder()
+        .arenas(1)
+        .thread_cache(false)
+        .build()
+        .unwrap();
     let small = pool.alloc(100); // 112
     let normal = pool.alloc(100_000); // 112 KiB class
     let huge = pool.alloc(5 << 20);
@@ -52,22 +56,26 @@ fn counts_by_kind_and_bytes() {
 #[test]
 fn threads_bind_to_the_least_used_arena() {
     let pool = Pool::builder().arenas(3).build().unwrap();
-    let barrier = std::sync::Barrier::new(4);
-    std::thread::scope(|s| {
-        for _ in 0..3 {
-            s.spawn(|| {
+    let barrier = std::sync::Arc::new(std::sync::Barrier::new(4));
+    // Plain spawn + join (not a scope): `join` returns after the thread's
+    // thread-local destructors ran, which is where a thread unbinds.
+    let handles: Vec<_> = (0..3)
+        .map(|_| {
+            let (pool, barrier) = (pool.clone(), barrier.clone());
+            std::thread::spawn(move || {
                 let _b = pool.alloc(10);
                 barrier.wait(); // all three bound before anyone exits
                 barrier.wait();
-            });
-        }
-        barrier.wait();
-        let m = pool.metrics();
-        let threads: Vec<_> = m.arenas.iter().map(|a| a.threads).collect();
-        assert_eq!(threads, [1, 1, 1]);
-        barrier.wait();
-    });
-    // Exited threads unbind.
+            })
+        })
+        .collect();
+    barrier.wait();
+    let threads: Vec<_> = pool.metrics().arenas.iter().map(|a| a.threads).collect();
+    assert_eq!(threads, [1, 1, 1]);
+    barrier.wait();
+    for h in handles {
+        h.join().unwrap();
+    }
     assert!(pool.metrics().arenas.iter().all(|a| a.threads == 0));
 }
 

@@ -32,6 +32,42 @@ const MIB: usize = 1 << 20;
 /// size classes and a region shifted onto another shows up as a mismatch.
 const PERIOD: usize = 4093;
 
+/// Pool settings that change which paths serve a request.
+#[derive(Debug, Clone)]
+struct Settings {
+    backing: Backing,
+    thread_cache: bool,
+    small_cache: u32,
+    normal_cache: u32,
+    max_cached: usize,
+    sweep: u32,
+}
+
+fn settings() -> impl Strategy<Value = Settings> {
+    (
+        prop_oneof![Just(Backing::Mmap), Just(Backing::Heap)],
+        any::<bool>(),
+        // Zero-sized bins cache nothing, tiny ones overflow and flush; the
+        // defaults mostly park.
+        prop::sample::select(vec![0u32, 1, 2, 256]),
+        prop::sample::select(vec![0u32, 1, 64]),
+        // Nothing cached, the default, and every normal class.
+        prop::sample::select(vec![0, 32 * KIB, CHUNK]),
+        // Frequent sweeps, or (default) none within a case.
+        prop::sample::select(vec![3u32, 8192]),
+    )
+        .prop_map(
+            |(backing, thread_cache, small_cache, normal_cache, max_cached, sweep)| Settings {
+                backing,
+                thread_cache,
+                small_cache,
+                normal_cache,
+                max_cached,
+                sweep,
+            },
+        )
+}
+
 #[derive(Debug, Clone)]
 enum Op {
     Alloc(usize),
@@ -192,16 +228,20 @@ impl Remote {
         let to = self.to.as_ref().expect("remote is running");
         to.send(parcel).is_ok() && self.acks.recv().unwrap_or(false)
     }
+
+    /// Ends the thread and waits for it, thread-locals included: its exit
+    /// is what returns the entries parked in its thread cache.
+    fn stop(&mut self) -> bool {
+        self.to = None; // ends the thread's loop
+        self.thread.take().is_none_or(|t| t.join().is_ok())
+    }
 }
 
 impl Drop for Remote {
     fn drop(&mut self) {
-        self.to = None; // ends the thread's loop
-        if let Some(t) = self.thread.take() {
-            // Skip joining while unwinding: a second panic would abort.
-            if !thread::panicking() {
-                t.join().expect("remote thread panicked");
-            }
+        // Skip joining while unwinding: a failing case must not hang or abort.
+        if !thread::panicking() {
+            self.stop();
         }
     }
 }
@@ -215,12 +255,17 @@ struct Model {
 }
 
 impl Model {
-    fn new(backing: Backing) -> Model {
+    fn new(s: &Settings) -> Model {
         let pool = Pool::builder()
             .arenas(2)
             .page_size(PAGE)
             .chunk_size(CHUNK)
-            .backing(backing)
+            .backing(s.backing)
+            .thread_cache(s.thread_cache)
+            .small_cache_size(s.small_cache)
+            .normal_cache_size(s.normal_cache)
+            .max_cached_buffer_capacity(s.max_cached)
+            .cache_sweep_threshold(s.sweep)
             .trim_policy(TrimPolicy::Never)
             .build()
             .expect("valid settings");
@@ -414,8 +459,11 @@ impl Model {
             .map(|r| self.pool.capacity_for(r.requested).expect("valid size"))
             .sum();
         prop_assert_eq!(m.active_bytes, active);
-        let outstanding = m.allocations.total() - m.deallocations.total();
-        prop_assert_eq!(outstanding, self.regions.len() as u64);
+        prop_assert_eq!(
+            m.allocations.total(),
+            m.deallocations.total() + self.regions.len() as u64,
+            "every live region is one allocation not yet deallocated"
+        );
         let huge: Vec<usize> = self
             .regions
             .values()
@@ -437,6 +485,9 @@ impl Model {
     fn finish(mut self) -> Result<(), TestCaseError> {
         self.views.clear();
         self.regions.clear();
+        // `trim` flushes only the calling thread's cache; the other thread
+        // flushes its own (the releases it made) when it exits.
+        prop_assert!(self.remote.stop(), "the other thread panicked");
         let m = self.pool.metrics();
         prop_assert_eq!(m.active_bytes, 0);
         prop_assert_eq!(m.allocations.total(), m.deallocations.total());
@@ -447,14 +498,15 @@ impl Model {
         let m = self.pool.metrics();
         prop_assert_eq!(m.used_bytes, 0);
         prop_assert_eq!(m.chunks, 0);
+        prop_assert_eq!(m.cached_bytes, 0);
         #[cfg(feature = "debug-checks")]
         self.pool.validate();
         Ok(())
     }
 }
 
-fn run(backing: Backing, ops: &[Op]) -> Result<(), TestCaseError> {
-    let mut model = Model::new(backing);
+fn run(settings: &Settings, ops: &[Op]) -> Result<(), TestCaseError> {
+    let mut model = Model::new(settings);
     for op in ops {
         model.apply(op)?;
         model.check()?;
@@ -477,9 +529,9 @@ proptest! {
 
     #[test]
     fn pool_matches_model(
-        backing in prop_oneof![Just(Backing::Mmap), Just(Backing::Heap)],
+        settings in settings(),
         ops in prop::collection::vec(op(), 150..=250),
     ) {
-        run(backing, &ops)?;
+        run(&settings, &ops)?;
     }
 }

@@ -85,7 +85,11 @@ fn sweep_gives_back_entries_not_reused() {
         drop(pool.alloc(16));
     }
     let m = pool.metrics();
-    assert!(m.cached_bytes < 1024, "the idle 1 KiB bin was swept: {}", m.cached_bytes);
+    assert!(
+        m.cached_bytes < 1024,
+        "the idle 1 KiB bin was swept: {}",
+        m.cached_bytes
+    );
     assert!(m.cached_bytes >= 16, "the busy bin keeps what it uses");
     // A bin that keeps being used keeps its entries through sweeps.
     let pool = Pool::builder().cache_sweep_threshold(100).build().unwrap();
@@ -121,7 +125,10 @@ fn thread_exit_strands_nothing() {
         assert!(m.arenas.iter().all(|a| a.threads == 0));
         peak_used = peak_used.max(m.used_bytes);
     }
-    assert_eq!(pool.metrics().allocations.total(), 2000 * sizes.len() as u64);
+    assert_eq!(
+        pool.metrics().allocations.total(),
+        2000 * sizes.len() as u64
+    );
     // 2000 threads in all, at most 100 at once: chunks are reused, so used
     // stays within what 100 concurrent threads need (a few chunks per
     // arena), not 2000 threads' worth.

@@ -143,12 +143,15 @@ impl PooledBytesMut {
             }
         };
         let pool = &self.region.header().pool;
-        let doubled = self
-            .region
-            .cap
-            .saturating_mul(2)
-            .min(pool.classes.chunk_size());
-        let target = needed.max(doubled);
+        // Double, but do not leave the pooled range for a request that fits
+        // in it; above it keep doubling, so appends stay linear.
+        let chunk = pool.classes.chunk_size();
+        let doubled = self.region.cap.saturating_mul(2);
+        let target = if needed <= chunk {
+            needed.max(doubled.min(chunk))
+        } else {
+            needed.max(doubled)
+        };
         let region = pool.allocate(target)?;
         // SAFETY: the new region holds `target >= len` bytes; regions never
         // overlap while both are outstanding.
