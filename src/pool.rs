@@ -372,8 +372,10 @@ impl Pool {
     }
 }
 
+/// Vec-like failure: "capacity overflow" panic above `isize::MAX`, else
+/// `handle_alloc_error`.
 #[cold]
-fn alloc_failed(err: AllocError) -> ! {
+pub(crate) fn alloc_failed(err: AllocError) -> ! {
     match err.kind {
         AllocErrorKind::TooLarge => panic!("capacity overflow: {err}"),
         _ => std::alloc::handle_alloc_error(

@@ -1,7 +1,7 @@
 //! [`PooledBytesMut`]: a unique, growable, writable pooled buffer.
 
 use crate::error::{AllocError, AllocErrorKind};
-use crate::pool::release;
+use crate::pool::{alloc_failed, release};
 use crate::region::Region;
 use crate::sync::atomic::Ordering::Relaxed;
 use crate::PooledBytes;
@@ -109,7 +109,7 @@ impl PooledBytesMut {
     pub fn reserve(&mut self, additional: usize) {
         if additional > self.region.cap - self.len {
             if let Err(err) = self.grow(additional) {
-                grow_failed(err);
+                alloc_failed(err);
             }
         }
     }
@@ -200,17 +200,6 @@ impl PooledBytesMut {
     pub unsafe fn set_len(&mut self, len: usize) {
         debug_assert!(len <= self.region.cap);
         self.len = len;
-    }
-}
-
-#[cold]
-fn grow_failed(err: AllocError) -> ! {
-    match err.kind {
-        AllocErrorKind::TooLarge => panic!("capacity overflow"),
-        _ => std::alloc::handle_alloc_error(
-            std::alloc::Layout::from_size_align(err.requested, 1)
-                .unwrap_or(std::alloc::Layout::new::<u8>()),
-        ),
     }
 }
 
