@@ -33,7 +33,7 @@ use crate::pool::PoolInner;
 use crate::region::Region;
 use crate::size_class::{ClassIdx, Kind};
 use crate::subpage::{Subpage, NOT_AVAIL};
-use crate::sync::atomic::{AtomicU32, AtomicUsize};
+use crate::sync::atomic::AtomicUsize;
 use crate::sync::Mutex;
 use std::ptr::NonNull;
 
@@ -116,8 +116,7 @@ impl Arena {
     pub(crate) fn allocate(&self, pool: &PoolInner, class: ClassIdx) -> Result<Region, Refused> {
         let mut st = self.state.lock();
         let region = st.allocate(self, pool, class)?;
-        self.stats
-            .allocated(pool.classes.kind(class), region.cap, true);
+        self.stats.allocated(pool, class, true);
         Ok(region)
     }
 
@@ -132,14 +131,13 @@ impl Arena {
         extra: usize,
         bin: &mut Vec<Region>,
     ) -> Result<Region, Refused> {
-        let kind = pool.classes.kind(class);
         let mut st = self.state.lock();
         let region = st.allocate(self, pool, class)?;
-        self.stats.allocated(kind, region.cap, true);
+        self.stats.allocated(pool, class, true);
         for _ in 0..extra.min(bin.capacity() - bin.len()) {
             match st.allocate(self, pool, class) {
                 Ok(r) => {
-                    self.stats.allocated(kind, r.cap, false);
+                    self.stats.allocated(pool, class, false);
                     bin.push(r);
                 }
                 Err(_) => break,
@@ -148,32 +146,35 @@ impl Arena {
         Ok(region)
     }
 
-    /// Takes back a region of this arena; `count` says whether it is a
-    /// deallocation by a user (not a thread-cache flush). Returns a chunk
-    /// that became empty and must be destroyed (with [`destroy_chunk`]) by
-    /// the caller, after this call and without touching the pool afterwards.
+    /// Takes back a region of class `class` of this arena; `count` says
+    /// whether it is a deallocation by a user (not a thread-cache flush).
+    /// Returns a chunk that became empty and must be destroyed (with
+    /// [`destroy_chunk`]) by the caller, after this call and without
+    /// touching the pool afterwards.
     pub(crate) fn free(
         &self,
         pool: &PoolInner,
         region: Region,
+        class: ClassIdx,
         count: bool,
     ) -> Option<NonNull<ChunkHeader>> {
         let mut st = self.state.lock();
-        st.free(self, pool, region, count)
+        st.free(self, pool, region, class, count)
     }
 
-    /// Takes back the leading regions of `regions` that belong to this arena
-    /// under one lock (uncounted: thread-cache flushes). Destroyable chunks
-    /// are pushed to `doomed`.
+    /// Takes back the leading regions of `regions` (all of class `class`)
+    /// that belong to this arena, under one lock (uncounted: thread-cache
+    /// flushes). Destroyable chunks are pushed to `doomed`.
     pub(crate) fn free_run_of<I: Iterator<Item = Region>>(
         &self,
         pool: &PoolInner,
+        class: ClassIdx,
         regions: &mut std::iter::Peekable<I>,
         doomed: &mut Vec<NonNull<ChunkHeader>>,
     ) {
         let mut st = self.state.lock();
         while let Some(region) = regions.next_if(|r| r.header().arena == self.index) {
-            doomed.extend(st.free(self, pool, region, false));
+            doomed.extend(st.free(self, pool, region, class, false));
         }
     }
 
@@ -236,14 +237,10 @@ impl ArenaState {
         let (slot, start) = self.allocate_run(arena, pool, pages)?;
         let header = self.chunk(slot).header;
         // SAFETY: headers of live chunks are valid (owned by the table).
-        let hdr = unsafe { header.as_ref() };
+        let base = unsafe { header.as_ref() }.base;
         Ok(Region {
-            ptr: page_addr(hdr.memory.as_ptr(), start, pool.classes.page_size()),
-            cap: pool.classes.size(class),
+            ptr: page_addr(base, start, pool.classes.page_size()),
             chunk: header,
-            refs: NonNull::from(&hdr.run_refs[start as usize]),
-            handle: Handle::run(start, pages),
-            class,
         })
     }
 
@@ -252,13 +249,13 @@ impl ArenaState {
         arena: &Arena,
         pool: &PoolInner,
         region: Region,
+        class: ClassIdx,
         count: bool,
     ) -> Option<NonNull<ChunkHeader>> {
-        arena
-            .stats
-            .freed(pool.classes.kind(region.class), region.cap, count);
-        let slot = region.header().slot;
-        let handle = region.handle;
+        arena.stats.freed(pool, class, count);
+        let header = region.header();
+        let handle = header.handle_of(region.ptr, class, &pool.classes);
+        let slot = header.slot;
         if handle.is_subpage() {
             self.free_element(arena, pool, slot, handle)
         } else {
@@ -304,6 +301,12 @@ impl ArenaState {
                     }
                     None => Box::new(Subpage::new(class, size, pages, elems)),
                 };
+                // SAFETY: headers of live chunks are valid (owned by the table).
+                unsafe { self.chunk(slot).header.as_ref() }.map_subpage(
+                    start,
+                    pages,
+                    sub.first_ref_slot(),
+                );
                 self.chunk_mut(slot).subpages[start as usize] = Some(sub);
                 let sref = SubpageRef { slot, start };
                 self.list_subpage(sref);
@@ -314,22 +317,17 @@ impl ArenaState {
         let sub = self.subpage(sref);
         let elem = sub.allocate().expect("listed subpages have a free element");
         let offset = elem as usize * sub.elem_size as usize;
-        let (refs, pages, full) = (sub.ref_slot(elem), sub.run_pages, sub.free == 0);
-        if full {
+        if sub.free == 0 {
             self.unlist_subpage(sref);
         }
         // SAFETY: headers of live chunks are valid (owned by the table).
-        let hdr = unsafe { header.as_ref() };
-        let run = page_addr(hdr.memory.as_ptr(), sref.start, pool.classes.page_size());
+        let base = unsafe { header.as_ref() }.base;
+        let run = page_addr(base, sref.start, pool.classes.page_size());
         Ok(Region {
             // SAFETY: `elem < elems`, so `offset + size <= run length`, and the
             // run lies inside the chunk.
             ptr: unsafe { run.add(offset) },
-            cap: pool.classes.size(class),
             chunk: header,
-            refs,
-            handle: Handle::element(sref.start, pages, elem),
-            class,
         })
     }
 
@@ -375,13 +373,15 @@ impl ArenaState {
                 (self.chunks.len() - 1) as u32
             }
         };
-        let header = Box::new(ChunkHeader {
+        let page_shift = pool.classes.page_size().trailing_zeros();
+        let header = Box::new(ChunkHeader::new(
             memory,
-            arena: arena.index,
+            pages,
+            page_shift,
+            arena.index,
             slot,
-            run_refs: (0..pages).map(|_| AtomicU32::new(0)).collect(),
-            pool: pool.strong(),
-        });
+            pool.strong(),
+        ));
         let place = self.groups.insert(slot, Group::Empty);
         self.chunks[slot as usize] = Some(ChunkState {
             header: NonNull::from(Box::leak(header)),
@@ -509,17 +509,17 @@ pub(crate) unsafe fn destroy_chunk(header: NonNull<ChunkHeader>) {
 
 /// Counter helpers used above.
 impl ArenaStats {
-    fn allocated(&self, kind: Kind, cap: usize, count: bool) {
-        self.active_bytes.add(cap);
+    fn allocated(&self, pool: &PoolInner, class: ClassIdx, count: bool) {
+        self.active_bytes.add(pool.classes.size(class));
         if count {
-            self.allocations[(kind == Kind::Normal) as usize].add(1);
+            self.allocations[(pool.classes.kind(class) == Kind::Normal) as usize].add(1);
         }
     }
 
-    fn freed(&self, kind: Kind, cap: usize, count: bool) {
-        self.active_bytes.sub(cap);
+    fn freed(&self, pool: &PoolInner, class: ClassIdx, count: bool) {
+        self.active_bytes.sub(pool.classes.size(class));
         if count {
-            self.deallocations[(kind == Kind::Normal) as usize].add(1);
+            self.deallocations[(pool.classes.kind(class) == Kind::Normal) as usize].add(1);
         }
     }
 

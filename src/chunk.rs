@@ -27,34 +27,132 @@
 
 use crate::backing::Memory;
 use crate::bitmap::Bitmap;
+use crate::handle::Handle;
 use crate::pool::PoolInner;
-use crate::sync::atomic::AtomicU32;
+use crate::region::HUGE_CLASS;
+use crate::size_class::{ClassIdx, Kind, SizeClasses};
+use crate::sync::atomic::{AtomicPtr, AtomicU32, Ordering::Relaxed};
 use crate::sync::Arc;
 use std::ptr::NonNull;
 
 /// `ChunkHeader::arena` of a huge (unpooled) allocation.
 pub(crate) const HUGE_ARENA: u32 = u32::MAX;
 
-/// The shared, immutable face of a chunk (or of a huge buffer): what a
-/// buffer needs to find its memory, its reference count and its way home.
+/// The shared face of a chunk (or of a huge buffer): what a buffer needs to
+/// find its memory, its reference count and its way home.
 ///
 /// Boxed once per chunk; buffers hold raw pointers to it. It is freed only
 /// when no allocation inside the chunk is outstanding (arena-owned chunks)
 /// or when the buffer itself goes (huge).
+///
+/// The page maps are written under the arena lock before the allocations
+/// they describe are handed out, and read by whoever holds such an
+/// allocation — which reached them through that lock or through something
+/// that synchronises with it (a channel, a join), so Relaxed suffices.
 #[derive(Debug)]
 pub(crate) struct ChunkHeader {
     /// The chunk's memory.
     pub(crate) memory: Memory,
+    /// `memory`'s start, cached beside the maps.
+    pub(crate) base: NonNull<u8>,
+    /// log2 of the page size.
+    pub(crate) page_shift: u32,
     /// Index of the owning arena in `pool.arenas`, or [`HUGE_ARENA`].
     pub(crate) arena: u32,
     /// Slot of this chunk in its arena's chunk table.
     pub(crate) slot: u32,
     /// Reference count of the shared buffer at each run start page (one
-    /// entry for a huge buffer). Subpage elements keep theirs in the subpage.
+    /// entry for a huge buffer).
     pub(crate) run_refs: Box<[AtomicU32]>,
+    /// For each page of a subpage run: the run's first page.
+    pub(crate) run_of_page: Box<[AtomicU32]>,
+    /// For each page of a subpage run: the subpage's reference-count slot of
+    /// element 0 (its slots are contiguous).
+    pub(crate) elem_refs: Box<[AtomicPtr<AtomicU32>]>,
     /// Keeps arenas and counters alive while any allocation of this chunk is
     /// outstanding, even after the last `Pool` handle is gone.
     pub(crate) pool: Arc<PoolInner>,
+}
+
+impl ChunkHeader {
+    /// A header for `memory` cut into `pages` pages (1 for a huge buffer).
+    pub(crate) fn new(
+        memory: Memory,
+        pages: u32,
+        page_shift: u32,
+        arena: u32,
+        slot: u32,
+        pool: Arc<PoolInner>,
+    ) -> Self {
+        let n = pages as usize;
+        ChunkHeader {
+            base: memory.as_ptr(),
+            memory,
+            page_shift,
+            arena,
+            slot,
+            run_refs: (0..n).map(|_| AtomicU32::new(0)).collect(),
+            run_of_page: (0..n).map(|_| AtomicU32::new(0)).collect(),
+            elem_refs: (0..n)
+                .map(|_| AtomicPtr::new(std::ptr::null_mut()))
+                .collect(),
+            pool,
+        }
+    }
+
+    /// Byte offset of `ptr` in the chunk.
+    #[inline]
+    fn offset(&self, ptr: NonNull<u8>) -> usize {
+        ptr.as_ptr() as usize - self.base.as_ptr() as usize
+    }
+
+    /// Where the region at `ptr` of class `class` sits: derived from the
+    /// address, no search.
+    pub(crate) fn handle_of(
+        &self,
+        ptr: NonNull<u8>,
+        class: ClassIdx,
+        classes: &SizeClasses,
+    ) -> Handle {
+        let offset = self.offset(ptr);
+        let page = (offset >> self.page_shift) as u32;
+        if classes.kind(class) != Kind::Small {
+            return Handle::run(page, classes.run_pages(class));
+        }
+        let start = self.run_of_page[page as usize].load(Relaxed);
+        let elem = (offset - ((start as usize) << self.page_shift)) / classes.size(class);
+        Handle::element(start, classes.subpage_run(class).0, elem as u32)
+    }
+
+    /// The reference-count slot of the region at `ptr` of class `class`.
+    pub(crate) fn refs_slot(
+        &self,
+        ptr: NonNull<u8>,
+        class: ClassIdx,
+        classes: &SizeClasses,
+    ) -> NonNull<AtomicU32> {
+        if class == HUGE_CLASS {
+            return NonNull::from(&self.run_refs[0]);
+        }
+        let handle = self.handle_of(ptr, class, classes);
+        if !handle.is_subpage() {
+            return NonNull::from(&self.run_refs[handle.run_start() as usize]);
+        }
+        let first = self.elem_refs[handle.run_start() as usize].load(Relaxed);
+        // SAFETY: set (non-null) when the subpage was cut, under the lock that
+        // handed this element out; `elem < elems`, the length of that array,
+        // which lives until every element is back.
+        unsafe { NonNull::new_unchecked(first).add(handle.elem() as usize) }
+    }
+
+    /// Records a subpage run `[start, start + pages)` whose element slots
+    /// begin at `refs`. Called under the arena lock.
+    pub(crate) fn map_subpage(&self, start: u32, pages: u32, refs: NonNull<AtomicU32>) {
+        for page in start..start + pages {
+            self.run_of_page[page as usize].store(start, Relaxed);
+            self.elem_refs[page as usize].store(refs.as_ptr(), Relaxed);
+        }
+    }
 }
 
 /// The page-run table of one chunk.

@@ -17,12 +17,12 @@ use crate::arena::{destroy_chunk, Arena, Refused};
 use crate::backing::{Backing, Memory};
 use crate::chunk::{ChunkHeader, HUGE_ARENA};
 use crate::error::{AllocError, AllocErrorKind, ConfigError};
-use crate::handle::{Handle, MAX_PAGES};
+use crate::handle::MAX_PAGES;
 use crate::local;
 use crate::metrics::{ArenaMetrics, ByKind, PoolMetrics, SharedCounter};
 use crate::region::{Region, HUGE_CLASS};
-use crate::size_class::{Kind, SizeClasses};
-use crate::sync::atomic::{AtomicBool, AtomicU32, AtomicUsize, Ordering::Relaxed};
+use crate::size_class::{ClassIdx, SizeClasses};
+use crate::sync::atomic::{AtomicBool, AtomicUsize, Ordering::Relaxed};
 use crate::sync::{Arc, Mutex, Weak};
 use crate::thread_cache::{CacheConfig, CacheTotals, ThreadCache};
 use crate::trim::{TrimPolicy, TrimReport};
@@ -314,9 +314,7 @@ impl Pool {
     /// ```
     #[inline]
     pub fn try_alloc(&self, capacity: usize) -> Result<PooledBytesMut, AllocError> {
-        self.inner
-            .allocate(capacity)
-            .map(PooledBytesMut::from_region)
+        self.inner.allocate(capacity)
     }
 
     /// A snapshot of the pool's counters. Reads atomics only.
@@ -439,6 +437,7 @@ impl PoolInner {
         self.me.clone()
     }
 
+    #[inline]
     pub(crate) fn is_closed(&self) -> bool {
         self.closed.load(Relaxed)
     }
@@ -476,15 +475,15 @@ impl PoolInner {
         arena.index
     }
 
-    /// Allocates a region of at least `size` bytes. The fast path: a hit
-    /// in this thread's cache.
+    /// Allocates a buffer of at least `size` bytes. The fast path: a hit in
+    /// this thread's cache.
     #[inline]
-    pub(crate) fn allocate(&self, size: usize) -> Result<Region, AllocError> {
+    pub(crate) fn allocate(&self, size: usize) -> Result<PooledBytesMut, AllocError> {
         if let Some(class) = self.classes.class_of(size) {
             if let Some(cache) = local::cache(self) {
                 if cache.caches(class) {
                     if let Some(region) = cache.pop(self, class) {
-                        return Ok(region);
+                        return Ok(PooledBytesMut::new(region, class, self.classes.size(class)));
                     }
                 }
                 return self.allocate_slow(size, Some(cache));
@@ -498,7 +497,7 @@ impl PoolInner {
         &self,
         size: usize,
         cache: Option<&ThreadCache>,
-    ) -> Result<Region, AllocError> {
+    ) -> Result<PooledBytesMut, AllocError> {
         if size > isize::MAX as usize {
             return Err(AllocError {
                 requested: size,
@@ -517,7 +516,15 @@ impl PoolInner {
                 (None, _) => self.allocate_huge(size),
             };
             let kind = match result {
-                Ok(region) => return Ok(region),
+                Ok(region) => {
+                    return Ok(match class {
+                        Some(class) => PooledBytesMut::new(region, class, self.classes.size(class)),
+                        None => {
+                            let cap = region.header().memory.len();
+                            PooledBytesMut::new(region, HUGE_CLASS, cap)
+                        }
+                    })
+                }
                 Err(Refused::OverLimit) if !trimmed => {
                     // Make room, then try once more.
                     self.trim_now();
@@ -557,12 +564,12 @@ impl PoolInner {
 
     /// Returns regions to their arenas (one lock per run of same-arena
     /// regions), not counted as deallocations: thread-cache flushes.
-    pub(crate) fn free_uncounted(&self, regions: impl Iterator<Item = Region>) {
+    pub(crate) fn free_uncounted(&self, class: ClassIdx, regions: impl Iterator<Item = Region>) {
         let mut regions = regions.peekable();
         let mut doomed = Vec::new();
         while let Some(first) = regions.peek() {
             let arena = first.header().arena as usize;
-            self.arenas[arena].free_run_of(self, &mut regions, &mut doomed);
+            self.arenas[arena].free_run_of(self, class, &mut regions, &mut doomed);
         }
         for chunk in doomed {
             // SAFETY: unlinked by `free_run_of`; `self` stays alive because
@@ -580,26 +587,13 @@ impl PoolInner {
             return Err(Refused::OutOfMemory);
         };
         let ptr = memory.as_ptr();
-        let header = NonNull::from(Box::leak(Box::new(ChunkHeader {
-            memory,
-            arena: HUGE_ARENA,
-            slot: 0,
-            run_refs: Box::new([AtomicU32::new(0)]),
-            pool: self.strong(),
-        })));
+        let shift = self.classes.page_size().trailing_zeros();
+        let header = ChunkHeader::new(memory, 1, shift, HUGE_ARENA, 0, self.strong());
+        let header = NonNull::from(Box::leak(Box::new(header)));
         self.huge.count.add(1);
         self.huge.active_bytes.add(len as u64);
         self.huge.allocations.add(1);
-        // SAFETY: just created; freed only by `release` of this region.
-        let refs = NonNull::from(&unsafe { header.as_ref() }.run_refs[0]);
-        Ok(Region {
-            ptr,
-            cap: len,
-            chunk: header,
-            refs,
-            handle: Handle::run(0, 0),
-            class: HUGE_CLASS,
-        })
+        Ok(Region { ptr, chunk: header })
     }
 
     /// Releases everything that can be released now: the calling thread's
@@ -701,19 +695,46 @@ impl PoolInner {
     }
 }
 
-/// Gives a region back to where it came from.
+/// Gives a region of class `class` back to where it came from: the
+/// releasing thread's cache if it takes it (the fast path), else its arena,
+/// or the OS for a huge one.
 ///
 /// # Safety
-/// `region` is outstanding (handed out by `PoolInner::allocate`, not yet
-/// released) and no pointer into its bytes is used afterwards.
-pub(crate) unsafe fn release(region: Region) {
+/// `region` is outstanding (handed out by `PoolInner::allocate` with
+/// `class`, not yet released) and no pointer into its bytes is used
+/// afterwards.
+#[inline]
+pub(crate) unsafe fn release(region: Region, class: ClassIdx) {
+    if class != HUGE_CLASS {
+        // SAFETY: the header outlives every outstanding region of its chunk;
+        // detached from `region` so the region can move below.
+        let pool: &PoolInner = &unsafe { region.chunk.as_ref() }.pool;
+        if !pool.is_closed() {
+            if let Some(cache) = local::cache(pool) {
+                if cache.caches(class) {
+                    cache.push(pool, region, class);
+                    return;
+                }
+            }
+        }
+    }
+    // SAFETY: forwarded contract.
+    unsafe { release_slow(region, class) }
+}
+
+/// Release without a cache: to the arena, or the OS for a huge region.
+///
+/// # Safety
+/// As [`release`].
+#[inline(never)]
+unsafe fn release_slow(region: Region, class: ClassIdx) {
     // SAFETY: the header outlives every outstanding region of its chunk
     // (contract above); detached from `region` so the region can move below.
     let header: &ChunkHeader = unsafe { region.chunk.as_ref() };
     let pool: &PoolInner = &header.pool;
-    if region.class == HUGE_CLASS {
+    if class == HUGE_CLASS {
         pool.huge.count.sub(1);
-        pool.huge.active_bytes.sub(region.cap as u64);
+        pool.huge.active_bytes.sub(header.memory.len() as u64);
         pool.huge.deallocations.add(1);
         // SAFETY: a huge header belongs to its one region, released now;
         // leaked from a `Box` in `allocate_huge`.
@@ -722,16 +743,7 @@ pub(crate) unsafe fn release(region: Region) {
         drop(header); // may free the pool: nothing touches it after this
         return;
     }
-    debug_assert_ne!(pool.classes.kind(region.class), Kind::Huge);
-    if !pool.is_closed() {
-        if let Some(cache) = local::cache(pool) {
-            if cache.caches(region.class) {
-                cache.push(pool, region);
-                return;
-            }
-        }
-    }
-    let doomed = pool.arenas[header.arena as usize].free(pool, region, true);
+    let doomed = pool.arenas[header.arena as usize].free(pool, region, class, true);
     if let Some(chunk) = doomed {
         // SAFETY: `free` unlinked it; it is destroyed once, as the last step.
         unsafe { destroy_chunk(chunk) };

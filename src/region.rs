@@ -1,32 +1,35 @@
-//! A region is one allocation handed out by the pool: where it is, how big
-//! its size class is, and how to give it back.
+//! A region is one allocation handed out by the pool, in two words: where
+//! its bytes are and which chunk they belong to.
+//!
+//! ```text
+//! Region { ptr, chunk } ──chunk──▶ ChunkHeader { base, page maps, pool, … }
+//!   page  = (ptr − base) >> page_shift
+//!   run   = run_of_page[page]          (subpage runs; a normal run starts at page)
+//!   elem  = (ptr − run start) / class size
+//! ```
+//!
+//! Two words travel in registers and copy as one 16-byte move: the thread
+//! cache pushes and pops them, buffers carry them. Everything else about
+//! the allocation — its handle, its reference-count slot — is derived from
+//! the address and the size class (which the bin or the buffer knows) in
+//! O(1), so release needs no search.
 
 use crate::chunk::ChunkHeader;
-use crate::handle::Handle;
 use crate::size_class::ClassIdx;
-use crate::sync::atomic::AtomicU32;
 use std::ptr::NonNull;
 
-/// `Region::class` of a huge allocation.
+/// Size class of a huge allocation (one with a mapping of its own).
 pub(crate) const HUGE_CLASS: ClassIdx = ClassIdx::MAX;
 
-/// One outstanding allocation. Owning a `Region` means owning its bytes and
-/// its reference count slot; it must go back through `PoolInner::release`.
+/// One outstanding allocation. Owning a `Region` means owning its bytes
+/// and its reference-count slot; it must go back through `pool::release`
+/// with its size class.
 #[derive(Debug)]
 pub(crate) struct Region {
     /// First byte.
     pub(crate) ptr: NonNull<u8>,
-    /// Capacity: the size class (or the page-rounded huge size).
-    pub(crate) cap: usize,
     /// The chunk (or huge mapping) it lives in.
     pub(crate) chunk: NonNull<ChunkHeader>,
-    /// Reference count slot for the shared form, in the chunk's run table or
-    /// the subpage's element table; no per-buffer heap allocation.
-    pub(crate) refs: NonNull<AtomicU32>,
-    /// Location inside the chunk.
-    pub(crate) handle: Handle,
-    /// Size class, or [`HUGE_CLASS`].
-    pub(crate) class: ClassIdx,
 }
 
 impl Region {
@@ -34,7 +37,7 @@ impl Region {
     #[inline]
     pub(crate) fn header(&self) -> &ChunkHeader {
         // SAFETY: a chunk header is freed only when none of its regions is
-        // outstanding (arena.rs, `free`; pool.rs, `release_huge`), and `self`
+        // outstanding (arena.rs, `free`; pool.rs, `release_slow`), and `self`
         // is one.
         unsafe { self.chunk.as_ref() }
     }

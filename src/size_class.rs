@@ -37,8 +37,6 @@ pub(crate) enum Kind {
     Small,
     /// A run of pages.
     Normal,
-    /// A mapping of its own.
-    Huge,
 }
 
 /// The class table of one pool (it depends on page and chunk size).

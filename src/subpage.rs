@@ -119,13 +119,11 @@ impl Subpage {
         self.free == self.elems
     }
 
-    /// Reference count slot of element `elem`; valid until this subpage is
-    /// dropped, which happens only when every element is back.
-    #[inline]
-    pub(crate) fn ref_slot(&self, elem: u32) -> NonNull<AtomicU32> {
-        debug_assert!(elem < self.elems);
-        // SAFETY: `elem < elems`, the length of the `refs` allocation.
-        unsafe { self.refs.cast::<AtomicU32>().add(elem as usize) }
+    /// Reference-count slot of element 0 (the others follow it); valid
+    /// until this subpage is dropped, which happens only when every element
+    /// is back.
+    pub(crate) fn first_ref_slot(&self) -> NonNull<AtomicU32> {
+        self.refs.cast::<AtomicU32>()
     }
 
     /// Checks `free == elems − Σ used bits`.

@@ -175,30 +175,49 @@ impl ThreadCache {
         Ok(region)
     }
 
-    /// Owner only. Parks a released region; when the bin is full, the older
-    /// half goes back to the arenas first.
+    /// Owner only. Parks a released region of `class`; when the bin is
+    /// full, the older half goes back to the arenas first.
     #[inline]
-    pub(crate) fn push(&self, pool: &PoolInner, region: Region) {
-        let bin = &self.bins[region.class as usize];
+    pub(crate) fn push(&self, pool: &PoolInner, region: Region, class: ClassIdx) {
+        let bin = &self.bins[class as usize];
         // SAFETY: owner only; no other borrow of `entries` is live.
         let entries = unsafe { &mut *bin.entries.get() };
-        if entries.len() >= bin.max as usize {
-            if bin.max == 0 {
-                // A zero-size bin caches nothing, but this is still a release.
-                bin.puts.add(1);
-                pool.free_uncounted(std::iter::once(region));
-                return;
+        // Capacity is reserved as exactly `max` on first use, so this one
+        // compare covers both "reserved" and "not full".
+        if entries.len() < entries.capacity() {
+            // SAFETY: `len < capacity`: the slot exists and is unused.
+            unsafe {
+                entries.as_mut_ptr().add(entries.len()).write(region);
+                entries.set_len(entries.len() + 1);
             }
-            let half = (entries.len() / 2).max(1);
-            pool.free_uncounted(entries.drain(..half));
-            bin.len.sub(half);
+            bin.len.add(1);
+            bin.puts.add(1);
+            return;
         }
+        self.push_slow(pool, region, class);
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn push_slow(&self, pool: &PoolInner, region: Region, class: ClassIdx) {
+        let bin = &self.bins[class as usize];
+        bin.puts.add(1);
+        if bin.max == 0 {
+            // A zero-size bin caches nothing, but this is still a release.
+            pool.free_uncounted(class, std::iter::once(region));
+            return;
+        }
+        // SAFETY: owner only; no other borrow of `entries` is live.
+        let entries = unsafe { &mut *bin.entries.get() };
         if entries.capacity() == 0 {
             entries.reserve_exact(bin.max as usize);
+        } else {
+            let half = (entries.len() / 2).max(1);
+            pool.free_uncounted(class, entries.drain(..half));
+            bin.len.sub(half);
         }
         entries.push(region);
         bin.len.add(1);
-        bin.puts.add(1);
     }
 
     #[inline]
@@ -217,14 +236,14 @@ impl ThreadCache {
     #[cold]
     pub(crate) fn sweep(&self, pool: &PoolInner) -> usize {
         let mut flushed = 0;
-        for bin in self.bins.iter() {
+        for (class, bin) in self.bins.iter().enumerate() {
             let used = bin.hits.get() - bin.hits_at_sweep.get();
             bin.hits_at_sweep.set(bin.hits.get());
             // SAFETY: owner only; no other borrow of `entries` is live.
             let entries = unsafe { &mut *bin.entries.get() };
             let surplus = entries.len().saturating_sub(used);
             if surplus > 0 {
-                pool.free_uncounted(entries.drain(..surplus));
+                pool.free_uncounted(class as ClassIdx, entries.drain(..surplus));
                 bin.len.sub(surplus);
                 flushed += surplus;
             }
@@ -235,12 +254,12 @@ impl ThreadCache {
     /// Owner only (or the owner's thread at exit). Gives every entry back.
     pub(crate) fn flush(&self, pool: &PoolInner) -> usize {
         let mut flushed = 0;
-        for bin in self.bins.iter() {
+        for (class, bin) in self.bins.iter().enumerate() {
             // SAFETY: owner only; no other borrow of `entries` is live.
             let entries = unsafe { &mut *bin.entries.get() };
             flushed += entries.len();
             bin.len.sub(entries.len());
-            pool.free_uncounted(entries.drain(..));
+            pool.free_uncounted(class as ClassIdx, entries.drain(..));
         }
         flushed
     }

@@ -1,9 +1,11 @@
 //! [`PooledBytes`]: a shared, read-only view of a pooled region.
 
+use crate::chunk::ChunkHeader;
 use crate::pool::release;
 use crate::region::Region;
+use crate::size_class::ClassIdx;
+use crate::sync::atomic::AtomicU32;
 use crate::sync::atomic::Ordering::{Acquire, Relaxed, Release};
-use std::mem::ManuallyDrop;
 use std::ops::{Bound, Deref, RangeBounds};
 use std::ptr::NonNull;
 use std::{fmt, slice};
@@ -27,9 +29,15 @@ const MAX_REFS: u32 = i32::MAX as u32;
 /// assert_eq!(&b[..], b"world");
 /// ```
 pub struct PooledBytes {
+    /// Start of this view.
     ptr: NonNull<u8>,
+    /// Length of this view.
     len: usize,
-    region: ManuallyDrop<Region>,
+    /// Start of the region (what goes back to the pool).
+    base: NonNull<u8>,
+    chunk: NonNull<ChunkHeader>,
+    refs: NonNull<AtomicU32>,
+    class: ClassIdx,
 }
 
 // SAFETY: the bytes are immutable while shared; the reference count is
@@ -39,12 +47,21 @@ unsafe impl Send for PooledBytes {}
 unsafe impl Sync for PooledBytes {}
 
 impl PooledBytes {
-    /// Wraps a region whose reference count is already 1.
-    pub(crate) fn from_region(region: Region, len: usize) -> PooledBytes {
+    /// Wraps a region of `class` whose reference count (at `refs`) is
+    /// already 1.
+    pub(crate) fn from_parts(
+        region: Region,
+        class: ClassIdx,
+        refs: NonNull<AtomicU32>,
+        len: usize,
+    ) -> PooledBytes {
         PooledBytes {
             ptr: region.ptr,
             len,
-            region: ManuallyDrop::new(region),
+            base: region.ptr,
+            chunk: region.chunk,
+            refs,
+            class,
         }
     }
 
@@ -67,10 +84,10 @@ impl PooledBytes {
     }
 
     #[inline]
-    fn refs(&self) -> &crate::sync::atomic::AtomicU32 {
+    fn refs(&self) -> &AtomicU32 {
         // SAFETY: the slot is valid while the region is outstanding, which
         // it is while this reference lives.
-        unsafe { self.region.refs.as_ref() }
+        unsafe { self.refs.as_ref() }
     }
 
     /// A view of `range` (relative to this view) sharing the same memory.
@@ -114,13 +131,9 @@ impl Clone for PooledBytes {
         if old >= MAX_REFS {
             std::process::abort();
         }
-        PooledBytes {
-            ptr: self.ptr,
-            len: self.len,
-            // SAFETY: a bitwise copy of the region descriptor; the count above
-            // records the extra holder, and only the last one releases it.
-            region: ManuallyDrop::new(unsafe { std::ptr::read(&*self.region) }),
-        }
+        // The count above records the extra holder; only the last one
+        // releases the region.
+        PooledBytes { ..*self }
     }
 }
 
@@ -136,7 +149,15 @@ impl Drop for PooledBytes {
         self.refs().load(Acquire);
         // SAFETY: the count reached zero: we are the last holder and the
         // region moves out once.
-        unsafe { release(ManuallyDrop::take(&mut self.region)) };
+        unsafe {
+            release(
+                Region {
+                    ptr: self.base,
+                    chunk: self.chunk,
+                },
+                self.class,
+            )
+        };
     }
 }
 
@@ -161,7 +182,6 @@ impl fmt::Debug for PooledBytes {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("PooledBytes")
             .field("len", &self.len)
-            .field("capacity", &self.region.cap)
             .field("ref_count", &self.ref_count())
             .finish()
     }

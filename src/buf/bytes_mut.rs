@@ -1,12 +1,15 @@
 //! [`PooledBytesMut`]: a unique, growable, writable pooled buffer.
 
+use crate::chunk::ChunkHeader;
 use crate::error::{AllocError, AllocErrorKind};
 use crate::pool::{alloc_failed, release};
 use crate::region::Region;
+use crate::size_class::ClassIdx;
 use crate::sync::atomic::Ordering::Relaxed;
 use crate::PooledBytes;
 use std::mem::ManuallyDrop;
 use std::ops::{Deref, DerefMut};
+use std::ptr::NonNull;
 use std::{fmt, io, ptr, slice};
 
 /// A unique, writable buffer from a [`Pool`](crate::Pool).
@@ -32,8 +35,11 @@ use std::{fmt, io, ptr, slice};
 ///
 /// [`freeze`]: PooledBytesMut::freeze
 pub struct PooledBytesMut {
-    region: ManuallyDrop<Region>,
+    ptr: NonNull<u8>,
+    chunk: NonNull<ChunkHeader>,
     len: usize,
+    cap: usize,
+    class: ClassIdx,
 }
 
 // SAFETY: the buffer owns its region exclusively; releasing it from any
@@ -44,11 +50,24 @@ unsafe impl Send for PooledBytesMut {}
 unsafe impl Sync for PooledBytesMut {}
 
 impl PooledBytesMut {
+    /// An empty buffer over `region` of size class `class` (capacity `cap`).
     #[inline]
-    pub(crate) fn from_region(region: Region) -> PooledBytesMut {
+    pub(crate) fn new(region: Region, class: ClassIdx, cap: usize) -> PooledBytesMut {
         PooledBytesMut {
-            region: ManuallyDrop::new(region),
+            ptr: region.ptr,
+            chunk: region.chunk,
             len: 0,
+            cap,
+            class,
+        }
+    }
+
+    /// The region, for release; the caller makes sure it happens once.
+    #[inline]
+    fn region(&self) -> Region {
+        Region {
+            ptr: self.ptr,
+            chunk: self.chunk,
         }
     }
 
@@ -67,7 +86,7 @@ impl PooledBytesMut {
     /// Bytes that fit without growing: the size-class capacity.
     #[inline]
     pub fn capacity(&self) -> usize {
-        self.region.cap
+        self.cap
     }
 
     /// Forgets the contents; keeps the capacity.
@@ -89,11 +108,7 @@ impl PooledBytesMut {
         // SAFETY: `reserve` made `len + data.len() <= cap`; `data` cannot
         // overlap our region (we hold it uniquely and `data` is borrowed).
         unsafe {
-            ptr::copy_nonoverlapping(
-                data.as_ptr(),
-                self.region.ptr.as_ptr().add(self.len),
-                data.len(),
-            );
+            ptr::copy_nonoverlapping(data.as_ptr(), self.ptr.as_ptr().add(self.len), data.len());
         }
         self.len += data.len();
     }
@@ -107,7 +122,7 @@ impl PooledBytesMut {
     /// [`try_reserve`](Self::try_reserve).
     #[inline]
     pub fn reserve(&mut self, additional: usize) {
-        if additional > self.region.cap - self.len {
+        if additional > self.cap - self.len {
             if let Err(err) = self.grow(additional) {
                 alloc_failed(err);
             }
@@ -125,7 +140,7 @@ impl PooledBytesMut {
     /// assert!(buf.capacity() >= 100);
     /// ```
     pub fn try_reserve(&mut self, additional: usize) -> Result<(), AllocError> {
-        if additional <= self.region.cap - self.len {
+        if additional <= self.cap - self.len {
             return Ok(());
         }
         self.grow(additional)
@@ -142,25 +157,23 @@ impl PooledBytesMut {
                 })
             }
         };
-        let pool = &self.region.header().pool;
+        // SAFETY: the header outlives our outstanding region.
+        let pool = &unsafe { self.chunk.as_ref() }.pool;
         // Double, but do not leave the pooled range for a request that fits
         // in it; above it keep doubling, so appends stay linear.
         let chunk = pool.classes.chunk_size();
-        let doubled = self.region.cap.saturating_mul(2);
+        let doubled = self.cap.saturating_mul(2);
         let target = if needed <= chunk {
             needed.max(doubled.min(chunk))
         } else {
             needed.max(doubled)
         };
-        let region = pool.allocate(target)?;
-        // SAFETY: the new region holds `target >= len` bytes; regions never
-        // overlap while both are outstanding.
-        unsafe {
-            ptr::copy_nonoverlapping(self.region.ptr.as_ptr(), region.ptr.as_ptr(), self.len)
-        };
-        let old = std::mem::replace(&mut *self.region, region);
-        // SAFETY: `old` was ours and nothing points into it any more.
-        unsafe { release(old) };
+        let mut grown = pool.allocate(target)?;
+        // SAFETY: the new buffer holds `target >= len` bytes; outstanding
+        // regions never overlap.
+        unsafe { ptr::copy_nonoverlapping(self.ptr.as_ptr(), grown.ptr.as_ptr(), self.len) };
+        grown.len = self.len;
+        *self = grown; // the old buffer drops: its region goes back
         Ok(())
     }
 
@@ -168,15 +181,17 @@ impl PooledBytesMut {
     /// written bytes. No copy, no allocation.
     #[inline]
     pub fn freeze(self) -> PooledBytes {
-        let mut this = ManuallyDrop::new(self);
-        // SAFETY: `this` is never dropped, so the region moves out once.
-        let region = unsafe { ManuallyDrop::take(&mut this.region) };
+        let this = ManuallyDrop::new(self);
+        // SAFETY: the header outlives our outstanding region.
+        let header = unsafe { this.chunk.as_ref() };
+        let refs = header.refs_slot(this.ptr, this.class, &header.pool.classes);
         // We hold the region uniquely, so nobody else reads the slot now;
         // publishing to other threads goes through whatever sends the
         // `PooledBytes` (a channel, a join), which orders this store.
         // SAFETY: the slot is valid while the region is outstanding.
-        unsafe { region.refs.as_ref() }.store(1, Relaxed);
-        PooledBytes::from_region(region, this.len)
+        unsafe { refs.as_ref() }.store(1, Relaxed);
+        // `this` is never dropped: the region moves into the shared form.
+        PooledBytes::from_parts(this.region(), this.class, refs, this.len)
     }
 
     /// The unwritten part of the capacity, to fill before
@@ -185,10 +200,7 @@ impl PooledBytesMut {
     pub fn spare_capacity_mut(&mut self) -> &mut [std::mem::MaybeUninit<u8>] {
         // SAFETY: `len <= cap`, the region holds `cap` bytes and is ours.
         unsafe {
-            slice::from_raw_parts_mut(
-                self.region.ptr.as_ptr().add(self.len).cast(),
-                self.region.cap - self.len,
-            )
+            slice::from_raw_parts_mut(self.ptr.as_ptr().add(self.len).cast(), self.cap - self.len)
         }
     }
 
@@ -198,7 +210,7 @@ impl PooledBytesMut {
     /// `len <= capacity()`, and the first `len` bytes are initialised.
     #[inline]
     pub unsafe fn set_len(&mut self, len: usize) {
-        debug_assert!(len <= self.region.cap);
+        debug_assert!(len <= self.cap);
         self.len = len;
     }
 }
@@ -207,7 +219,7 @@ impl Drop for PooledBytesMut {
     #[inline]
     fn drop(&mut self) {
         // SAFETY: dropped once; the region is ours and unused after this.
-        unsafe { release(ManuallyDrop::take(&mut self.region)) };
+        unsafe { release(self.region(), self.class) };
     }
 }
 
@@ -217,7 +229,7 @@ impl Deref for PooledBytesMut {
     #[inline]
     fn deref(&self) -> &[u8] {
         // SAFETY: the first `len` bytes of our region are initialised.
-        unsafe { slice::from_raw_parts(self.region.ptr.as_ptr(), self.len) }
+        unsafe { slice::from_raw_parts(self.ptr.as_ptr(), self.len) }
     }
 }
 
@@ -225,7 +237,7 @@ impl DerefMut for PooledBytesMut {
     #[inline]
     fn deref_mut(&mut self) -> &mut [u8] {
         // SAFETY: as in `deref`, and we hold the region uniquely.
-        unsafe { slice::from_raw_parts_mut(self.region.ptr.as_ptr(), self.len) }
+        unsafe { slice::from_raw_parts_mut(self.ptr.as_ptr(), self.len) }
     }
 }
 
@@ -245,7 +257,7 @@ impl fmt::Debug for PooledBytesMut {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("PooledBytesMut")
             .field("len", &self.len)
-            .field("capacity", &self.region.cap)
+            .field("capacity", &self.cap)
             .finish()
     }
 }
@@ -280,16 +292,16 @@ unsafe impl bytes::BufMut for PooledBytesMut {
     #[inline]
     unsafe fn advance_mut(&mut self, cnt: usize) {
         assert!(
-            cnt <= self.region.cap - self.len,
+            cnt <= self.cap - self.len,
             "advance_mut: {cnt} past the capacity ({} spare)",
-            self.region.cap - self.len
+            self.cap - self.len
         );
         self.len += cnt;
     }
 
     #[inline]
     fn chunk_mut(&mut self) -> &mut bytes::buf::UninitSlice {
-        if self.len == self.region.cap {
+        if self.len == self.cap {
             self.reserve(64);
         }
         self.spare_capacity_mut().into()
