@@ -37,7 +37,8 @@ pub struct PooledBytes {
     base: NonNull<u8>,
     chunk: NonNull<ChunkHeader>,
     refs: NonNull<AtomicU32>,
-    class: ClassIdx,
+    /// Word-sized for the same reason as in `PooledBytesMut`.
+    class: usize,
 }
 
 // SAFETY: the bytes are immutable while shared; the reference count is
@@ -61,7 +62,7 @@ impl PooledBytes {
             base: region.ptr,
             chunk: region.chunk,
             refs,
-            class,
+            class: class as usize,
         }
     }
 
@@ -155,7 +156,7 @@ impl Drop for PooledBytes {
                     ptr: self.base,
                     chunk: self.chunk,
                 },
-                self.class,
+                self.class as ClassIdx,
             )
         };
     }

@@ -39,7 +39,10 @@ pub struct PooledBytesMut {
     chunk: NonNull<ChunkHeader>,
     len: usize,
     cap: usize,
-    class: ClassIdx,
+    /// Size class, word-sized on purpose: the buffer is returned through
+    /// memory, and a 1-byte store read back by the 8-byte copy of the
+    /// struct's last word cannot be store-forwarded (a measured stall).
+    class: usize,
 }
 
 // SAFETY: the buffer owns its region exclusively; releasing it from any
@@ -58,7 +61,7 @@ impl PooledBytesMut {
             chunk: region.chunk,
             len: 0,
             cap,
-            class,
+            class: class as usize,
         }
     }
 
@@ -184,14 +187,14 @@ impl PooledBytesMut {
         let this = ManuallyDrop::new(self);
         // SAFETY: the header outlives our outstanding region.
         let header = unsafe { this.chunk.as_ref() };
-        let refs = header.refs_slot(this.ptr, this.class, &header.pool.classes);
+        let refs = header.refs_slot(this.ptr, this.class as ClassIdx, &header.pool.classes);
         // We hold the region uniquely, so nobody else reads the slot now;
         // publishing to other threads goes through whatever sends the
         // `PooledBytes` (a channel, a join), which orders this store.
         // SAFETY: the slot is valid while the region is outstanding.
         unsafe { refs.as_ref() }.store(1, Relaxed);
         // `this` is never dropped: the region moves into the shared form.
-        PooledBytes::from_parts(this.region(), this.class, refs, this.len)
+        PooledBytes::from_parts(this.region(), this.class as ClassIdx, refs, this.len)
     }
 
     /// The unwritten part of the capacity, to fill before
@@ -219,7 +222,7 @@ impl Drop for PooledBytesMut {
     #[inline]
     fn drop(&mut self) {
         // SAFETY: dropped once; the region is ours and unused after this.
-        unsafe { release(self.region(), self.class) };
+        unsafe { release(self.region(), self.class as ClassIdx) };
     }
 }
 
