@@ -72,7 +72,7 @@ struct ArenaState {
 }
 
 /// Retired subpages an arena keeps for reuse.
-const SPARE_SUBPAGES: usize = 32;
+const SPARE_SUBPAGES: usize = 64;
 
 /// Where a subpage lives: chunk slot and run start page.
 #[derive(Debug, Clone, Copy)]

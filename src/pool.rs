@@ -33,6 +33,9 @@ use std::ptr::NonNull;
 const MIN_PAGE: usize = 4 << 10;
 const MAX_PAGE: usize = 1 << 20;
 const MAX_CHUNK: usize = 1 << 30;
+/// A chunk holds the largest subpage run (`size_class::MAX_SUBPAGE_RUN`).
+const MIN_CHUNK: usize = 128 << 10;
+const _: () = assert!(MIN_CHUNK >= crate::size_class::MAX_SUBPAGE_RUN);
 const MAX_ARENAS: usize = 4096;
 
 /// Settings of a pool, validated by [`PoolBuilder::build`].
@@ -106,7 +109,8 @@ impl PoolBuilder {
         self
     }
 
-    /// Chunk size: `page_size × 2^k` with k ≥ 3, at most 1 GiB (default 4 MiB).
+    /// Chunk size: `page_size × 2^k` with k ≥ 3, from 128 KiB to 1 GiB
+    /// (default 4 MiB).
     /// Requests above it are huge: served by a mapping of their own.
     pub fn chunk_size(mut self, bytes: usize) -> Self {
         self.chunk_size = bytes;
@@ -185,13 +189,14 @@ impl PoolBuilder {
         let chunk = self.chunk_size;
         let chunk_ok = chunk.is_power_of_two()
             && chunk >= 8 * page
+            && chunk >= MIN_CHUNK
             && chunk <= MAX_CHUNK
             && chunk / page < MAX_PAGES;
         if !chunk_ok {
             return Err(ConfigError::new(
                 "chunk_size",
                 chunk,
-                "page_size × 2^k with k >= 3, at most 1 GiB",
+                "page_size × 2^k with k >= 3, in 128 KiB..=1 GiB",
             ));
         }
         if let Some(max) = self.max_memory {

@@ -22,6 +22,10 @@
 
 /// Largest small class: 28 KiB (`16 KiB + 3 × 4 KiB`).
 pub(crate) const SMALL_MAX: usize = 28 << 10;
+/// Fewest elements a subpage run holds.
+const MIN_SUBPAGE_ELEMS: usize = 4;
+/// Largest subpage run in bytes (4 × 28 KiB), when pages are small.
+pub(crate) const MAX_SUBPAGE_RUN: usize = MIN_SUBPAGE_ELEMS * SMALL_MAX;
 /// Smallest class and the spacing of the first group.
 const QUANTUM: usize = 16;
 /// Requests up to this size map through the lookup table.
@@ -87,7 +91,8 @@ const fn gcd(mut a: usize, mut b: usize) -> usize {
 
 impl SizeClasses {
     /// Builds the table. `page_size` is a power of two >= 4 KiB and
-    /// `chunk_size` is `page_size × 2^k` with k >= 3 (checked by the builder),
+    /// `chunk_size` is `page_size × 2^k` with k >= 3 and at least 128 KiB
+    /// (checked by the builder),
     /// so every class boundary used below is representable.
     pub(crate) fn new(page_size: usize, chunk_size: usize) -> Self {
         let count = class_index(chunk_size) + 1;
@@ -95,11 +100,14 @@ impl SizeClasses {
         let small_max = class_index(SMALL_MAX) as ClassIdx;
         let subpage_runs = (0..=small_max as usize)
             .map(|c| {
-                // The smallest run that is a whole number of elements: no tail
-                // waste. lcm(page, size) is at most 7 pages for 4-per-group
-                // classes, and chunk >= 8 pages.
+                // A whole number of elements (a multiple of lcm(page, size)):
+                // no tail waste; and at least MIN_SUBPAGE_ELEMS of them, so
+                // classes near the page size (a 16 KiB element in 8 KiB pages)
+                // do not cut a subpage per allocation. At most 7 pages or
+                // 112 KiB (4 × 28 KiB); the builder makes chunks hold that.
                 let size = sizes[c];
-                let run = page_size / gcd(page_size, size) * size;
+                let lcm = page_size / gcd(page_size, size) * size;
+                let run = lcm * (MIN_SUBPAGE_ELEMS * size).div_ceil(lcm).max(1);
                 debug_assert!(run / size < crate::handle::MAX_ELEMS);
                 ((run / page_size) as u32, (run / size) as u32)
             })
@@ -232,7 +240,11 @@ mod tests {
             for class in 0..c.small_count() as u8 {
                 let (pages, elems) = c.subpage_run(class);
                 assert_eq!(pages as usize * page, elems as usize * c.size(class));
-                assert!(pages <= 7, "class {class} run of {pages} pages");
+                assert!(elems >= 4, "class {class}: {elems} elements");
+                assert!(
+                    pages <= 7 || pages as usize * page <= MAX_SUBPAGE_RUN,
+                    "class {class} run of {pages} pages"
+                );
             }
         }
     }

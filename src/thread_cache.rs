@@ -33,7 +33,7 @@ use std::cell::{Cell, UnsafeCell};
 
 /// Most bytes a refill parks beyond the region it returns: enough to make
 /// misses rare for small classes, without parking much of the large ones.
-const FILL_BYTES: usize = 32 << 10;
+const FILL_BYTES: usize = 128 << 10;
 
 /// Settings of the caches (SPEC §4 defaults).
 #[derive(Debug, Clone, Copy)]

@@ -64,11 +64,14 @@ fn trims_empty_chunks_to_make_room() {
 #[test]
 fn concurrent_allocations_never_pass_the_cap() {
     let pool = capped(6 * CHUNK);
-    let peak = std::sync::atomic::AtomicUsize::new(0);
-    std::thread::scope(|s| {
-        for t in 0..4 {
-            let (pool, peak) = (&pool, &peak);
-            s.spawn(move || {
+    let peak = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    // Plain threads, joined: `join` returns after their thread-local
+    // destructors (which flush their caches) ran; a scope does not wait
+    // for those.
+    let threads: Vec<_> = (0..4)
+        .map(|t| {
+            let (pool, peak) = (pool.clone(), peak.clone());
+            std::thread::spawn(move || {
                 let mut held = Vec::new();
                 for i in 0..400 {
                     let size = [100, 40_000, 300_000, CHUNK, CHUNK + 1][(i + t) % 5];
@@ -83,9 +86,13 @@ fn concurrent_allocations_never_pass_the_cap() {
                         std::sync::atomic::Ordering::Relaxed,
                     );
                 }
-            });
-        }
-    });
-    assert!(peak.into_inner() <= 6 * CHUNK);
+            })
+        })
+        .collect();
+    for t in threads {
+        t.join().unwrap();
+    }
+    let peak = peak.load(std::sync::atomic::Ordering::Relaxed);
+    assert!(peak <= 6 * CHUNK);
     assert_eq!(pool.metrics().active_bytes, 0);
 }

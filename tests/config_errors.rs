@@ -65,7 +65,7 @@ fn invalid_settings_name_the_setting() {
 fn edges_that_are_valid() {
     Pool::builder()
         .page_size(4096)
-        .chunk_size(32 << 10)
+        .chunk_size(128 << 10)
         .build()
         .unwrap();
     Pool::builder()

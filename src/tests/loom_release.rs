@@ -8,7 +8,7 @@ fn small_pool() -> Pool {
     Pool::builder()
         .arenas(1)
         .page_size(4096)
-        .chunk_size(32 << 10)
+        .chunk_size(128 << 10)
         .backing(Backing::Heap)
         .thread_cache(false)
         .trim_policy(TrimPolicy::Never)
