@@ -189,8 +189,7 @@ impl PoolBuilder {
         let chunk = self.chunk_size;
         let chunk_ok = chunk.is_power_of_two()
             && chunk >= 8 * page
-            && chunk >= MIN_CHUNK
-            && chunk <= MAX_CHUNK
+            && (MIN_CHUNK..=MAX_CHUNK).contains(&chunk)
             && chunk / page < MAX_PAGES;
         if !chunk_ok {
             return Err(ConfigError::new(
