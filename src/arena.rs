@@ -25,6 +25,7 @@
 //! and read without it by `metrics()`.
 
 use crate::backing::Memory;
+use crate::bitmap::Bitmap;
 use crate::chunk::{page_addr, ChunkHeader, PageRuns};
 use crate::chunk_list::{ChunkGroups, Group, Place, SEARCH_ORDER};
 use crate::handle::Handle;
@@ -90,6 +91,39 @@ struct ChunkState {
     /// At a subpage run's first page: its subpage.
     subpages: Box<[Option<Box<Subpage>>]>,
     place: Place,
+    /// Pool epoch (trimmer ticks) of the last allocation or release here.
+    touched: u64,
+    /// Pages given back with `madvise` (set) and not re-committed since.
+    purged: Bitmap,
+    purged_pages: u32,
+}
+
+/// Which chunks a trim pass may touch.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Scope {
+    /// Every chunk (`Pool::trim`, the cap).
+    All,
+    /// Chunks untouched since this epoch or earlier (the decay policy).
+    IdleSince(u64),
+}
+
+impl Scope {
+    fn covers(self, touched: u64) -> bool {
+        match self {
+            Scope::All => true,
+            Scope::IdleSince(epoch) => touched <= epoch,
+        }
+    }
+}
+
+/// What an arena trim pass gave back.
+#[derive(Debug, Default)]
+pub(crate) struct ArenaTrim {
+    /// Chunks removed, with their committed bytes, for the caller to destroy
+    /// (after the lock is released).
+    pub(crate) chunks: Vec<(NonNull<ChunkHeader>, usize)>,
+    /// Bytes purged from free runs of chunks that stay.
+    pub(crate) purged_bytes: usize,
 }
 
 // SAFETY: the header pointer is an owned allocation whose shared parts are
@@ -157,7 +191,7 @@ impl Arena {
         region: Region,
         class: ClassIdx,
         count: bool,
-    ) -> Option<NonNull<ChunkHeader>> {
+    ) -> Option<(NonNull<ChunkHeader>, usize)> {
         let mut st = self.state.lock();
         st.free(self, pool, region, class, count)
     }
@@ -170,7 +204,7 @@ impl Arena {
         pool: &PoolInner,
         class: ClassIdx,
         regions: &mut std::iter::Peekable<I>,
-        doomed: &mut Vec<NonNull<ChunkHeader>>,
+        doomed: &mut Vec<(NonNull<ChunkHeader>, usize)>,
     ) {
         let mut st = self.state.lock();
         while let Some(region) = regions.next_if(|r| r.header().arena == self.index) {
@@ -178,17 +212,20 @@ impl Arena {
         }
     }
 
-    /// Removes every empty chunk (all pages free); the caller destroys them
-    /// after this returns. Keeps none: the caller decides when to call.
-    pub(crate) fn take_empty_chunks(&self, pool: &PoolInner) -> Vec<NonNull<ChunkHeader>> {
+    /// Gives back what `scope` covers: empty chunks are removed (the caller
+    /// destroys them after this returns), and free page runs of mmap-backed
+    /// chunks that stay are purged.
+    pub(crate) fn trim(&self, pool: &PoolInner, scope: Scope) -> ArenaTrim {
         let mut st = self.state.lock();
+        let mut out = ArenaTrim::default();
         // An empty subpage (kept as its class's last) pins its chunk; let go
-        // of such subpages first.
+        // of such subpages first, in chunks the scope covers.
         for class in 0..st.avail.len() {
             let candidates: Vec<SubpageRef> = st.avail[class].clone();
             for sref in candidates {
+                let touched = st.chunk(sref.slot).touched;
                 let sub = st.subpage(sref);
-                if sub.is_empty() {
+                if sub.is_empty() && scope.covers(touched) {
                     let pages = sub.run_pages;
                     st.unlist_subpage(sref);
                     st.retire_subpage(sref);
@@ -197,11 +234,24 @@ impl Arena {
                 }
             }
         }
-        let slots: Vec<u32> = st.groups.list(Group::Empty).to_vec();
-        slots
-            .into_iter()
-            .map(|slot| st.remove_chunk(self, pool, slot))
-            .collect()
+        let empty: Vec<u32> = st.groups.list(Group::Empty).to_vec();
+        for slot in empty {
+            if scope.covers(st.chunk(slot).touched) {
+                out.chunks.push(st.remove_chunk(self, pool, slot));
+            }
+        }
+        for slot in 0..st.chunks.len() as u32 {
+            let Some(chunk) = st.chunks[slot as usize].as_ref() else {
+                continue;
+            };
+            if scope.covers(chunk.touched) && chunk.runs.free_pages() > chunk.purged_pages {
+                out.purged_bytes += st.purge_free_runs(self, pool, slot);
+            }
+        }
+        if out.purged_bytes > 0 {
+            pool.unreserve(out.purged_bytes);
+        }
+        out
     }
 
     /// Number of chunks held.
@@ -251,7 +301,7 @@ impl ArenaState {
         region: Region,
         class: ClassIdx,
         count: bool,
-    ) -> Option<NonNull<ChunkHeader>> {
+    ) -> Option<(NonNull<ChunkHeader>, usize)> {
         arena.stats.freed(pool, class, count);
         let header = region.header();
         let handle = header.handle_of(region.ptr, class, &pool.classes);
@@ -313,6 +363,7 @@ impl ArenaState {
                 sref
             }
         };
+        self.touch(pool, sref.slot);
         let header = self.chunk(sref.slot).header;
         let sub = self.subpage(sref);
         let elem = sub.allocate().expect("listed subpages have a free element");
@@ -338,23 +389,97 @@ impl ArenaState {
         pool: &PoolInner,
         pages: u32,
     ) -> Result<(u32, u32), Refused> {
-        for group in SEARCH_ORDER {
-            for i in 0..self.groups.list(group).len() {
+        let found = SEARCH_ORDER.iter().find_map(|&group| {
+            (0..self.groups.list(group).len()).find_map(|i| {
                 let slot = self.groups.list(group)[i];
-                if let Some(start) = self.chunk_mut(slot).runs.allocate(pages) {
-                    self.regroup(slot);
-                    return Ok((slot, start));
+                let start = self.chunk_mut(slot).runs.allocate(pages)?;
+                Some((slot, start))
+            })
+        });
+        let (slot, start) = match found {
+            Some(found) => found,
+            None => {
+                let slot = self.add_chunk(arena, pool)?;
+                let start = self
+                    .chunk_mut(slot)
+                    .runs
+                    .allocate(pages)
+                    .expect("a new chunk fits any normal run");
+                (slot, start)
+            }
+        };
+        if let Err(refused) = self.recommit(arena, pool, slot, start, pages) {
+            self.chunk_mut(slot).runs.free(start, pages);
+            return Err(refused);
+        }
+        self.regroup(slot);
+        self.touch(pool, slot);
+        Ok((slot, start))
+    }
+
+    /// Counts purged pages of a run being handed out as committed again
+    /// (the kernel faults them back in, zeroed): they are `used` once more,
+    /// so they reserve against `max_memory` like a new chunk would.
+    fn recommit(
+        &mut self,
+        arena: &Arena,
+        pool: &PoolInner,
+        slot: u32,
+        start: u32,
+        pages: u32,
+    ) -> Result<(), Refused> {
+        let chunk = self.chunk_mut(slot);
+        if chunk.purged_pages == 0 {
+            return Ok(());
+        }
+        let range = start as usize..(start + pages) as usize;
+        let count = range.clone().filter(|&p| chunk.purged.get(p)).count();
+        if count == 0 {
+            return Ok(());
+        }
+        let bytes = count * pool.classes.page_size();
+        pool.reserve(bytes).map_err(|_| Refused::OverLimit)?;
+        let chunk = self.chunk_mut(slot);
+        range.for_each(|p| chunk.purged.clear(p));
+        chunk.purged_pages -= count as u32;
+        arena.stats.used_bytes.add(bytes);
+        Ok(())
+    }
+
+    /// Purges the not-yet-purged pages of every free run of chunk `slot`
+    /// (mmap backing only); returns the bytes given back. The caller
+    /// unreserves them from the pool.
+    fn purge_free_runs(&mut self, arena: &Arena, pool: &PoolInner, slot: u32) -> usize {
+        let page = pool.classes.page_size();
+        let chunk = self.chunk_mut(slot);
+        // SAFETY: headers of live chunks are valid (owned by the table).
+        let header = unsafe { chunk.header.as_ref() };
+        let mut purged = 0;
+        for (start, len) in chunk.runs.free_runs() {
+            let mut p = start;
+            while p < start + len {
+                if chunk.purged.get(p as usize) {
+                    p += 1;
+                    continue;
+                }
+                let from = p;
+                while p < start + len && !chunk.purged.get(p as usize) {
+                    p += 1;
+                }
+                let bytes = (p - from) as usize * page;
+                if header.memory.purge(from as usize * page, bytes) {
+                    (from..p).for_each(|q| chunk.purged.set(q as usize));
+                    chunk.purged_pages += p - from;
+                    purged += bytes;
                 }
             }
         }
-        let slot = self.add_chunk(arena, pool)?;
-        let start = self
-            .chunk_mut(slot)
-            .runs
-            .allocate(pages)
-            .expect("a new chunk fits any normal run");
-        self.regroup(slot);
-        Ok((slot, start))
+        arena.stats.used_bytes.sub(purged);
+        purged
+    }
+
+    fn touch(&mut self, pool: &PoolInner, slot: u32) {
+        self.chunk_mut(slot).touched = pool.epoch();
     }
 
     fn add_chunk(&mut self, arena: &Arena, pool: &PoolInner) -> Result<u32, Refused> {
@@ -388,21 +513,31 @@ impl ArenaState {
             runs: PageRuns::new(pages),
             subpages: (0..pages).map(|_| None).collect(),
             place,
+            touched: pool.epoch(),
+            purged: Bitmap::new(pages as usize),
+            purged_pages: 0,
         });
         arena.stats.chunk_added(size);
         Ok(slot)
     }
 
     /// Unlinks chunk `slot` from the arena and hands its header to the caller.
-    fn remove_chunk(&mut self, arena: &Arena, pool: &PoolInner, slot: u32) -> NonNull<ChunkHeader> {
+    fn remove_chunk(
+        &mut self,
+        arena: &Arena,
+        pool: &PoolInner,
+        slot: u32,
+    ) -> (NonNull<ChunkHeader>, usize) {
         let chunk = self.chunks[slot as usize].take().expect("live chunk slot");
         debug_assert_eq!(chunk.runs.free_pages(), chunk.runs.pages());
         if let Some(moved) = self.groups.remove(chunk.place) {
             self.chunk_mut(moved).place.pos = chunk.place.pos;
         }
         self.free_slots.push(slot);
-        arena.stats.chunk_removed(pool.classes.chunk_size());
-        chunk.header
+        let committed =
+            pool.classes.chunk_size() - chunk.purged_pages as usize * pool.classes.page_size();
+        arena.stats.chunk_removed(committed);
+        (chunk.header, committed)
     }
 
     /// Moves chunk `slot` to the group its usage now calls for.
@@ -452,11 +587,12 @@ impl ArenaState {
         pool: &PoolInner,
         slot: u32,
         handle: Handle,
-    ) -> Option<NonNull<ChunkHeader>> {
+    ) -> Option<(NonNull<ChunkHeader>, usize)> {
         let sref = SubpageRef {
             slot,
             start: handle.run_start(),
         };
+        self.touch(pool, slot);
         let sub = self.subpage(sref);
         sub.free(handle.elem());
         let (was_full, empty, class) = (sub.free == 1, sub.is_empty(), sub.class as usize);
@@ -480,9 +616,10 @@ impl ArenaState {
         slot: u32,
         start: u32,
         pages: u32,
-    ) -> Option<NonNull<ChunkHeader>> {
+    ) -> Option<(NonNull<ChunkHeader>, usize)> {
         self.chunk_mut(slot).runs.free(start, pages);
         self.regroup(slot);
+        self.touch(pool, slot);
         // After the last `Pool` handle is gone nothing will reuse an empty
         // chunk: give it back at once.
         if pool.is_closed() && self.chunk(slot).place.group == Group::Empty {
@@ -493,17 +630,18 @@ impl ArenaState {
 }
 
 /// Frees a chunk removed from its arena: unmaps its memory, releases its
-/// share of `used_bytes` and its pool reference.
+/// `committed` bytes of `used_bytes` and its pool reference.
 ///
 /// # Safety
-/// `header` came from `Arena::free` or `Arena::take_empty_chunks` and is
-/// destroyed once; no region of it is outstanding. The caller must not use
-/// any reference derived from the chunk's pool afterwards (this may free it).
-pub(crate) unsafe fn destroy_chunk(header: NonNull<ChunkHeader>) {
+/// `header` came from `Arena::free` or `Arena::trim` (with `committed`)
+/// and is destroyed once; no region of it is outstanding. The caller must
+/// not use any reference derived from the chunk's pool afterwards (this may
+/// free it).
+pub(crate) unsafe fn destroy_chunk(header: NonNull<ChunkHeader>, committed: usize) {
     // SAFETY: per the contract, the header is owned by us now (it was leaked
     // from a `Box` in `add_chunk` and unlinked from the table).
     let header = unsafe { Box::from_raw(header.as_ptr()) };
-    header.pool.unreserve(header.memory.len());
+    header.pool.unreserve(committed);
     drop(header);
 }
 

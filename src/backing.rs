@@ -33,8 +33,8 @@ pub(crate) struct Memory {
 
 #[derive(Debug)]
 enum Source {
-    /// Held for its `Drop` (which unmaps).
-    Mmap(#[allow(dead_code)] memmap2::MmapMut),
+    /// Unmapped when dropped.
+    Mmap(memmap2::MmapMut),
     Heap(Layout),
 }
 
@@ -83,6 +83,26 @@ impl Memory {
     /// Length in bytes.
     pub(crate) fn len(&self) -> usize {
         self.len
+    }
+
+    /// Gives the pages of `[offset, offset + len)` back to the OS while the
+    /// block stays mapped (`MADV_DONTNEED`: the memory is freed at once and
+    /// reads back as zeros; the next write faults a fresh page in). `false`
+    /// for heap blocks, which cannot do it, or if the kernel refused.
+    pub(crate) fn purge(&self, offset: usize, len: usize) -> bool {
+        match &self.source {
+            Source::Mmap(map) => {
+                debug_assert!(offset + len <= self.len);
+                // SAFETY: the range lies inside our private anonymous mapping,
+                // and the caller (the arena, under its lock) guarantees that no
+                // region in it is outstanding, so no live buffer loses bytes.
+                unsafe {
+                    map.unchecked_advise_range(memmap2::UncheckedAdvice::DontNeed, offset, len)
+                }
+                .is_ok()
+            }
+            Source::Heap(_) => false,
+        }
     }
 }
 

@@ -246,6 +246,17 @@ impl PageRuns {
         self.mark(first, len, true);
     }
 
+    /// The free runs, as `(start, length)`, lowest first.
+    pub(crate) fn free_runs(&self) -> impl Iterator<Item = (u32, u32)> + '_ {
+        let mut at = 0;
+        std::iter::from_fn(move || {
+            let start = self.free_starts.next_set(at)?;
+            let len = self.run_len[start];
+            at = start + len as usize;
+            Some((start as u32, len))
+        })
+    }
+
     /// Checks the tiling invariants; panics with the broken one.
     #[cfg(any(test, feature = "debug-checks"))]
     pub(crate) fn validate(&self) {

@@ -38,6 +38,7 @@
 
 mod arena;
 mod backing;
+mod barrier;
 mod bitmap;
 mod buf;
 mod chunk;

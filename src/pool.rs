@@ -13,7 +13,7 @@
 //! and counters outlive the handles for as long as any buffer is alive; the
 //! last chunk to go frees them.
 
-use crate::arena::{destroy_chunk, Arena, Refused};
+use crate::arena::{destroy_chunk, Arena, Refused, Scope};
 use crate::backing::{Backing, Memory};
 use crate::chunk::{ChunkHeader, HUGE_ARENA};
 use crate::error::{AllocError, AllocErrorKind, ConfigError};
@@ -22,7 +22,7 @@ use crate::local;
 use crate::metrics::{ArenaMetrics, ByKind, PoolMetrics, SharedCounter};
 use crate::region::{Region, HUGE_CLASS};
 use crate::size_class::{ClassIdx, SizeClasses};
-use crate::sync::atomic::{AtomicBool, AtomicUsize, Ordering::Relaxed};
+use crate::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering::Relaxed};
 use crate::sync::{Arc, Mutex, Weak};
 use crate::thread_cache::{CacheConfig, CacheTotals, ThreadCache};
 use crate::trim::{TrimPolicy, TrimReport};
@@ -45,8 +45,8 @@ pub(crate) struct Config {
     pub(crate) cache: CacheConfig,
     pub(crate) max_memory: Option<usize>,
     pub(crate) backing: Backing,
-    #[allow(dead_code)] // read by the trimmer (issue 4)
     pub(crate) trim_policy: TrimPolicy,
+    pub(crate) background_trimmer: bool,
 }
 
 /// Builds a [`Pool`]; every setting has a default (SPEC §4).
@@ -74,6 +74,7 @@ pub struct PoolBuilder {
     max_memory: Option<usize>,
     backing: Backing,
     trim_policy: TrimPolicy,
+    background_trimmer: bool,
 }
 
 impl Default for PoolBuilder {
@@ -92,6 +93,7 @@ impl Default for PoolBuilder {
             max_memory: None,
             backing: Backing::default(),
             trim_policy: TrimPolicy::default(),
+            background_trimmer: true,
         }
     }
 }
@@ -161,12 +163,17 @@ impl PoolBuilder {
     }
 
     /// When the pool gives memory back on its own (default: decay, 10 s).
-    ///
-    /// Today only [`Pool::trim`], the cap and closing the pool give memory
-    /// back; the decay trimmer that acts on this setting is the next piece
-    /// of work (see the README's status).
     pub fn trim_policy(mut self, policy: TrimPolicy) -> Self {
         self.trim_policy = policy;
+        self
+    }
+
+    /// With a decay policy, whether the process-wide background trimmer
+    /// applies it (default on), so memory is given back even when no thread
+    /// calls into the pool again. Off, the pool decays only as it is used
+    /// (checked on its slow paths) and on [`Pool::trim`].
+    pub fn background_trimmer(mut self, on: bool) -> Self {
+        self.background_trimmer = on;
         self
     }
 
@@ -230,11 +237,15 @@ impl PoolBuilder {
             max_memory: self.max_memory,
             backing: self.backing,
             trim_policy: self.trim_policy,
+            background_trimmer: self.background_trimmer,
         };
-        Ok(Pool::from_inner(PoolInner::new(
-            config,
-            SizeClasses::new(page, chunk),
-        )))
+        let inner = PoolInner::new(config, SizeClasses::new(page, chunk));
+        if let (TrimPolicy::Decay { idle }, true) =
+            (inner.config.trim_policy, inner.config.background_trimmer)
+        {
+            crate::trim::background::register(Arc::downgrade(&inner), decay_tick_interval(idle));
+        }
+        Ok(Pool::from_inner(inner))
     }
 }
 
@@ -403,7 +414,23 @@ pub(crate) struct PoolInner {
     /// Every live thread cache, for `metrics()`; and the totals of caches
     /// whose threads have exited.
     caches: Mutex<(Vec<Arc<ThreadCache>>, CacheTotals)>,
+    /// Decay ticks so far; chunks and caches remember the epoch they were
+    /// last used in.
+    epoch: CachePadded<AtomicU64>,
+    /// Without the background trimmer: when (ms after `born`) the next
+    /// decay step is due, checked on slow paths.
+    next_decay_ms: AtomicU64,
+    born: std::time::Instant,
 }
+
+/// How often the decay policy runs for an idle period `idle`.
+fn decay_tick_interval(idle: std::time::Duration) -> std::time::Duration {
+    (idle / IDLE_TICKS as u32).max(std::time::Duration::from_millis(1))
+}
+
+/// Ticks per decay period: memory is given back after it stayed unused for
+/// this many ticks (plus the one it was last used in).
+pub(crate) const IDLE_TICKS: u64 = 4;
 
 #[derive(Debug, Default)]
 struct HugeStats {
@@ -428,6 +455,9 @@ impl PoolInner {
             closed: AtomicBool::new(false),
             me: me.clone(),
             caches: Mutex::new((Vec::new(), CacheTotals::default())),
+            epoch: CachePadded::new(AtomicU64::new(0)),
+            next_decay_ms: AtomicU64::new(0),
+            born: std::time::Instant::now(),
         })
     }
 
@@ -511,6 +541,7 @@ impl PoolInner {
                 kind: AllocErrorKind::TooLarge,
             });
         }
+        self.decay_on_activity();
         let class = self.classes.class_of(size);
         let mut trimmed = false;
         loop {
@@ -568,12 +599,19 @@ impl PoolInner {
     /// The calling thread is exiting: its cache goes back to the arenas, its
     /// counters into the pool's totals, and the thread leaves its arena.
     pub(crate) fn retire_cache(&self, cache: &Arc<ThreadCache>) {
-        cache.flush(self);
+        cache.flush_at_exit(self);
         let mut caches = self.caches.lock();
         caches.1.add(cache.totals(self));
         caches.0.retain(|c| !Arc::ptr_eq(c, cache));
         drop(caches);
         local::unbind(self, cache);
+    }
+
+    /// Releases a region straight to its arena (counted): the owner's cache
+    /// is being trimmed at this instant.
+    pub(crate) fn free_direct(&self, region: Region, class: ClassIdx) {
+        // SAFETY: the caller hands over an outstanding region it owns.
+        unsafe { release_slow(region, class) };
     }
 
     /// Returns regions to their arenas (one lock per run of same-arena
@@ -585,10 +623,10 @@ impl PoolInner {
             let arena = first.header().arena as usize;
             self.arenas[arena].free_run_of(self, class, &mut regions, &mut doomed);
         }
-        for chunk in doomed {
+        for (chunk, committed) in doomed {
             // SAFETY: unlinked by `free_run_of`; `self` stays alive because
             // the caller (a cache owner) holds a pool reference.
-            unsafe { destroy_chunk(chunk) };
+            unsafe { destroy_chunk(chunk, committed) };
         }
     }
 
@@ -610,47 +648,120 @@ impl PoolInner {
         Ok(Region { ptr, chunk: header })
     }
 
-    /// Releases everything that can be released now: the calling thread's
-    /// cache, then empty chunks.
+    /// Trims now, whatever the policy: every thread cache not in use at
+    /// this instant (this thread's included), every empty chunk, and the
+    /// free page runs of every mmap-backed chunk.
     pub(crate) fn trim_now(&self) -> TrimReport {
         let mut report = TrimReport::default();
         if let Some(cache) = local::existing_cache(self) {
-            report.cache_entries_flushed = cache.flush(self);
+            report.cache_entries_flushed += cache.flush_own(self);
         }
-        for arena in self.arenas.iter() {
-            for header in arena.take_empty_chunks(self) {
-                report.merge(TrimReport {
-                    // SAFETY: the header is alive until destroyed just below.
-                    bytes_released: unsafe { header.as_ref() }.memory.len(),
-                    chunks_released: 1,
-                    cache_entries_flushed: 0,
-                });
-                // SAFETY: removed from its arena by `take_empty_chunks`; `self`
-                // stays alive because the caller holds a pool reference.
-                unsafe { destroy_chunk(header) };
-            }
+        for cache in self.foreign_caches() {
+            report.cache_entries_flushed += cache.flush_foreign(self).unwrap_or(0);
         }
-        self.trims.add(1);
-        self.trimmed_bytes.add(report.bytes_released as u64);
+        report.merge(self.trim_arenas(Scope::All));
+        self.count_trim(&report);
         report
     }
 
-    /// The last handle is gone: release what is empty and let every chunk go
-    /// as soon as it empties.
+    /// One step of the decay policy (the trimmer calls it every quarter
+    /// period): gives back what stayed unused for a whole period — caches
+    /// of threads that made no cache operation, empty chunks, and free runs
+    /// of chunks nobody allocated from or released into.
+    pub(crate) fn decay_tick(&self) -> TrimReport {
+        let epoch = self.epoch.fetch_add(1, Relaxed) + 1;
+        let mut report = TrimReport::default();
+        // Untouched since `idle_since`: IDLE_TICKS full ticks, at least one
+        // period. Nothing qualifies before that many ticks have passed.
+        let Some(idle_since) = epoch.checked_sub(IDLE_TICKS + 1) else {
+            self.count_trim(&report);
+            return report;
+        };
+        for cache in self.foreign_caches() {
+            let ops = cache.ops();
+            if ops != cache.seen_ops.load(Relaxed) || cache.seen_epoch.load(Relaxed) == 0 {
+                cache.seen_ops.store(ops, Relaxed);
+                cache.seen_epoch.store(epoch, Relaxed);
+            } else if cache.seen_epoch.load(Relaxed) <= idle_since
+                && cache.totals(self).cached_bytes > 0
+            {
+                report.cache_entries_flushed += cache.flush_foreign(self).unwrap_or(0);
+            }
+        }
+        report.merge(self.trim_arenas(Scope::IdleSince(idle_since)));
+        self.count_trim(&report);
+        report
+    }
+
+    /// Without the background trimmer, a slow-path allocation runs the
+    /// decay step when it is due (at most one thread does it per tick).
+    fn decay_on_activity(&self) {
+        let TrimPolicy::Decay { idle } = self.config.trim_policy else {
+            return;
+        };
+        if self.config.background_trimmer {
+            return;
+        }
+        let now = self.born.elapsed().as_millis() as u64;
+        let due = self.next_decay_ms.load(Relaxed);
+        let tick = decay_tick_interval(idle).as_millis() as u64;
+        if now >= due
+            && self
+                .next_decay_ms
+                .compare_exchange(due, now + tick, Relaxed, Relaxed)
+                .is_ok()
+        {
+            self.decay_tick();
+        }
+    }
+
+    /// Current decay epoch (trimmer ticks so far).
+    #[inline]
+    pub(crate) fn epoch(&self) -> u64 {
+        self.epoch.load(Relaxed)
+    }
+
+    /// Every registered cache but the calling thread's own.
+    fn foreign_caches(&self) -> Vec<Arc<ThreadCache>> {
+        let own = local::existing_cache(self).map(|c| c as *const ThreadCache);
+        let caches = self.caches.lock();
+        caches
+            .0
+            .iter()
+            .filter(|c| Some(Arc::as_ptr(c)) != own)
+            .cloned()
+            .collect()
+    }
+
+    fn trim_arenas(&self, scope: Scope) -> TrimReport {
+        let mut report = TrimReport::default();
+        for arena in self.arenas.iter() {
+            let trimmed = arena.trim(self, scope);
+            report.bytes_released += trimmed.purged_bytes;
+            for (header, committed) in trimmed.chunks {
+                report.bytes_released += committed;
+                report.chunks_released += 1;
+                // SAFETY: removed from its arena by `trim`; `self` stays alive
+                // because the caller holds a pool reference.
+                unsafe { destroy_chunk(header, committed) };
+            }
+        }
+        report
+    }
+
+    fn count_trim(&self, report: &TrimReport) {
+        self.trims.add(1);
+        self.trimmed_bytes.add(report.bytes_released as u64);
+    }
+
+    /// The last handle is gone: give back what is free now, and let every
+    /// chunk go as soon as it empties.
     fn close(&self) {
         self.closed.store(true, Relaxed);
         for cache in self.caches.lock().0.iter() {
             cache.closed.store(true, Relaxed);
         }
-        if let Some(cache) = local::existing_cache(self) {
-            cache.flush(self);
-        }
-        for arena in self.arenas.iter() {
-            for header in arena.take_empty_chunks(self) {
-                // SAFETY: as in `trim_now`.
-                unsafe { destroy_chunk(header) };
-            }
-        }
+        self.trim_now();
     }
 
     pub(crate) fn metrics(&self) -> PoolMetrics {
@@ -759,8 +870,8 @@ unsafe fn release_slow(region: Region, class: ClassIdx) {
         return;
     }
     let doomed = pool.arenas[header.arena as usize].free(pool, region, class, true);
-    if let Some(chunk) = doomed {
+    if let Some((chunk, committed)) = doomed {
         // SAFETY: `free` unlinked it; it is destroyed once, as the last step.
-        unsafe { destroy_chunk(chunk) };
+        unsafe { destroy_chunk(chunk, committed) };
     }
 }

@@ -24,11 +24,18 @@
 //! `metrics()` reads them from any thread, and each thread's counters sit in
 //! its own allocation: no cache line is written by two threads.
 
+use crate::barrier;
 use crate::metrics::Counter;
 use crate::pool::PoolInner;
 use crate::region::Region;
 use crate::size_class::ClassIdx;
-use crate::sync::atomic::AtomicBool;
+use crate::sync::atomic::{
+    AtomicBool, AtomicU32, AtomicU64,
+    Ordering::{Acquire, Relaxed, Release},
+};
+
+const IDLE: u32 = 0;
+const BUSY: u32 = 1;
 use std::cell::{Cell, UnsafeCell};
 
 /// Most bytes a refill parks beyond the region it returns: enough to make
@@ -73,6 +80,14 @@ pub(crate) struct ThreadCache {
     /// chunks empty and go. Here rather than in the pool so the release
     /// path reads a line it touches anyway.
     pub(crate) closed: AtomicBool,
+    /// Owner: BUSY while it uses the entries (see `barrier.rs`).
+    state: AtomicU32,
+    /// Trimmer: set while it takes the entries of an idle owner.
+    claim: AtomicBool,
+    /// Trimmer-only bookkeeping: operation count and pool epoch when the
+    /// trimmer last saw this cache change.
+    pub(crate) seen_ops: AtomicU64,
+    pub(crate) seen_epoch: AtomicU64,
     bins: Box<[Bin]>,
     /// Allocations through the cache since the last sweep. Owner-only.
     since_sweep: Cell<u32>,
@@ -127,6 +142,10 @@ impl ThreadCache {
         ThreadCache {
             arena,
             closed: AtomicBool::new(false),
+            state: AtomicU32::new(IDLE),
+            claim: AtomicBool::new(false),
+            seen_ops: AtomicU64::new(0),
+            seen_epoch: AtomicU64::new(0),
             bins,
             since_sweep: Cell::new(0),
             sweep_threshold: cfg.sweep_threshold,
@@ -142,16 +161,48 @@ impl ThreadCache {
     /// Whether releases of `class` may be parked here.
     #[inline]
     pub(crate) fn takes(&self, class: ClassIdx) -> bool {
-        self.caches(class) && !self.closed.load(crate::sync::atomic::Ordering::Relaxed)
+        self.caches(class) && !self.closed.load(Relaxed)
+    }
+
+    /// Owner side of the hand-off: `false` if the trimmer holds the
+    /// entries right now (then use the arena directly; never wait).
+    #[inline(always)]
+    fn enter(&self) -> bool {
+        self.state.store(BUSY, Relaxed);
+        barrier::light();
+        // Acquire: pairs with the trimmer's Release of `claim`, so what it
+        // did to the entries happens-before our use of them.
+        if self.claim.load(Acquire) {
+            self.state.store(IDLE, Release);
+            return false;
+        }
+        true
+    }
+
+    /// Owner side: done with the entries. Release: our writes to them
+    /// happen-before a trimmer's Acquire load that finds us IDLE.
+    #[inline(always)]
+    fn leave(&self) {
+        self.state.store(IDLE, Release);
     }
 
     /// Owner only. A cached region of `class`, if any. Counts a hit or a miss.
     #[inline]
     pub(crate) fn pop(&self, pool: &PoolInner, class: ClassIdx) -> Option<Region> {
+        if !self.enter() {
+            return None;
+        }
+        let region = self.pop_entered(pool, class);
+        self.leave();
+        region
+    }
+
+    #[inline(always)]
+    fn pop_entered(&self, pool: &PoolInner, class: ClassIdx) -> Option<Region> {
         let bin = &self.bins[class as usize];
         self.tick(pool);
-        // SAFETY: owner only (type-level SAFETY note); no other borrow of
-        // `entries` is live: `tick`'s sweep finished above.
+        // SAFETY: owner only (type-level SAFETY note) and entered; no other
+        // borrow of `entries` is live: `tick`'s sweep finished above.
         let entries = unsafe { &mut *bin.entries.get() };
         let Some(last) = entries.len().checked_sub(1) else {
             bin.misses.add(1);
@@ -183,6 +234,19 @@ impl ThreadCache {
         pool: &PoolInner,
         class: ClassIdx,
     ) -> Result<Region, crate::arena::Refused> {
+        if !self.enter() {
+            return pool.arenas[self.arena as usize].allocate(pool, class);
+        }
+        let region = self.fill_entered(pool, class);
+        self.leave();
+        region
+    }
+
+    fn fill_entered(
+        &self,
+        pool: &PoolInner,
+        class: ClassIdx,
+    ) -> Result<Region, crate::arena::Refused> {
         let bin = &self.bins[class as usize];
         // SAFETY: owner only; no other borrow of `entries` is live.
         let entries = unsafe { &mut *bin.entries.get() };
@@ -200,6 +264,16 @@ impl ThreadCache {
     /// full, the older half goes back to the arenas first.
     #[inline]
     pub(crate) fn push(&self, pool: &PoolInner, region: Region, class: ClassIdx) {
+        if !self.enter() {
+            pool.free_direct(region, class);
+            return;
+        }
+        self.push_entered(pool, region, class);
+        self.leave();
+    }
+
+    #[inline(always)]
+    fn push_entered(&self, pool: &PoolInner, region: Region, class: ClassIdx) {
         let bin = &self.bins[class as usize];
         // SAFETY: owner only; no other borrow of `entries` is live.
         let entries = unsafe { &mut *bin.entries.get() };
@@ -272,8 +346,54 @@ impl ThreadCache {
         flushed
     }
 
-    /// Owner only (or the owner's thread at exit). Gives every entry back.
-    pub(crate) fn flush(&self, pool: &PoolInner) -> usize {
+    /// Owner only. Gives every entry back; 0 if the trimmer is doing it.
+    pub(crate) fn flush_own(&self, pool: &PoolInner) -> usize {
+        if !self.enter() {
+            return 0;
+        }
+        let n = self.flush_entered(pool);
+        self.leave();
+        n
+    }
+
+    /// The owner's thread is exiting: waits out a trimmer that holds the
+    /// entries (it is flushing them anyway), then gives everything back.
+    pub(crate) fn flush_at_exit(&self, pool: &PoolInner) -> usize {
+        while !self.enter() {
+            std::thread::yield_now();
+        }
+        let n = self.flush_entered(pool);
+        self.leave();
+        n
+    }
+
+    /// Any thread but the owner: takes the entries if the owner is not using
+    /// them right now and gives them back. `None` if it could not.
+    pub(crate) fn flush_foreign(&self, pool: &PoolInner) -> Option<usize> {
+        if self.claim.swap(true, Acquire) {
+            return None; // another trimmer has it
+        }
+        // After the heavy fence the owner either is visibly BUSY or will see
+        // the claim before it touches the entries again.
+        let n = if barrier::heavy() && self.state.load(Acquire) == IDLE {
+            Some(self.flush_entered(pool))
+        } else {
+            None
+        };
+        self.claim.store(false, Release);
+        n
+    }
+
+    /// Operations so far (hits, misses, releases): unchanged means idle.
+    pub(crate) fn ops(&self) -> u64 {
+        self.bins
+            .iter()
+            .map(|b| (b.hits.get() + b.misses.get() + b.puts.get()) as u64)
+            .sum()
+    }
+
+    /// Entered (owner or claiming trimmer). Gives every entry back.
+    fn flush_entered(&self, pool: &PoolInner) -> usize {
         let mut flushed = 0;
         for (class, bin) in self.bins.iter().enumerate() {
             // SAFETY: owner only; no other borrow of `entries` is live.

@@ -66,3 +66,131 @@ impl TrimReport {
         self.cache_entries_flushed += other.cache_entries_flushed;
     }
 }
+
+/// The background trimmer: one thread per process, started with the first
+/// pool that wants it, holding pools weakly, sleeping until the nearest
+/// pool's next tick, and ending when no such pool is alive.
+///
+/// ```text
+///  pools: [(Weak<A>, tick 2.5 s, next 10:00:02.5), (Weak<B>, 50 ms, …)]
+///  loop: sleep until min(next) ─▶ tick the due pools ─▶ drop dead ones
+///        └─ woken early when a pool registers
+/// ```
+///
+/// Process-global state lives in `std` primitives, not the `sync` shim:
+/// loom models drive `decay_tick` directly rather than this thread.
+pub(crate) mod background {
+    use crate::pool::PoolInner;
+    use std::sync::{Condvar, Mutex, Weak};
+    use std::time::{Duration, Instant};
+
+    struct Entry {
+        pool: Weak<PoolInner>,
+        tick: Duration,
+        next: Instant,
+    }
+
+    #[derive(Default)]
+    struct State {
+        pools: Vec<Entry>,
+        running: bool,
+    }
+
+    static STATE: Mutex<State> = Mutex::new(State {
+        pools: Vec::new(),
+        running: false,
+    });
+    static WAKE: Condvar = Condvar::new();
+
+    /// Lets the trimmer tick `pool` every `tick`, starting it if needed.
+    pub(crate) fn register(pool: Weak<PoolInner>, tick: Duration) {
+        let mut state = STATE.lock().unwrap_or_else(|e| e.into_inner());
+        state.pools.push(Entry {
+            pool,
+            tick,
+            next: Instant::now() + tick,
+        });
+        if !state.running {
+            let spawned = std::thread::Builder::new()
+                .name("tidebuf-trimmer".into())
+                .spawn(run);
+            // Without a thread, pools still trim on activity and on `trim()`.
+            state.running = spawned.is_ok();
+        }
+        WAKE.notify_one();
+    }
+
+    /// Whether the trimmer thread is alive.
+    #[cfg(test)]
+    pub(crate) fn running() -> bool {
+        STATE.lock().unwrap_or_else(|e| e.into_inner()).running
+    }
+
+    fn run() {
+        let mut state = STATE.lock().unwrap_or_else(|e| e.into_inner());
+        loop {
+            state.pools.retain(|e| e.pool.strong_count() > 0);
+            let Some(next) = state.pools.iter().map(|e| e.next).min() else {
+                state.running = false;
+                return;
+            };
+            let now = Instant::now();
+            if next > now {
+                state = WAKE
+                    .wait_timeout(state, next - now)
+                    .unwrap_or_else(|e| e.into_inner())
+                    .0;
+                continue;
+            }
+            let due: Vec<Weak<PoolInner>> = state
+                .pools
+                .iter_mut()
+                .filter(|e| e.next <= now)
+                .map(|e| {
+                    e.next = now + e.tick;
+                    e.pool.clone()
+                })
+                .collect();
+            drop(state);
+            for pool in due.iter().filter_map(Weak::upgrade) {
+                pool.decay_tick();
+            }
+            state = STATE.lock().unwrap_or_else(|e| e.into_inner());
+        }
+    }
+}
+
+#[cfg(all(test, not(tidebuf_loom)))]
+mod tests {
+    use crate::{Pool, TrimPolicy};
+    use std::time::{Duration, Instant};
+
+    #[test]
+    fn trimmer_runs_while_a_decaying_pool_lives_and_then_ends() {
+        let pool = Pool::builder()
+            .trim_policy(TrimPolicy::decay(Duration::from_millis(20)))
+            .build()
+            .unwrap();
+        assert!(super::background::running());
+        let buf = pool.alloc(100_000);
+        drop(pool);
+        // A live buffer keeps the pool's state (and its trimmer entry) alive.
+        std::thread::sleep(Duration::from_millis(30));
+        assert!(super::background::running());
+        drop(buf);
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while super::background::running() && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        assert!(
+            !super::background::running(),
+            "the trimmer ends with its last pool"
+        );
+        // And starts again with the next one.
+        let _again = Pool::builder()
+            .trim_policy(TrimPolicy::decay(Duration::from_millis(20)))
+            .build()
+            .unwrap();
+        assert!(super::background::running());
+    }
+}

@@ -1,0 +1,201 @@
+//! Trimming: `trim()` reports and gives back, the decay policy works with
+//! no further call into the pool, `Never` keeps, free runs are purged and
+//! re-committed, idle threads' caches are flushed, no churn under load.
+
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+use tidebuf::{Backing, Pool, TrimPolicy};
+
+const CHUNK: usize = 1 << 20;
+
+fn pool(policy: TrimPolicy) -> Pool {
+    Pool::builder()
+        .arenas(2)
+        .chunk_size(CHUNK)
+        .trim_policy(policy)
+        .build()
+        .unwrap()
+}
+
+/// Polls `cond` on metrics until it holds or `within` passes.
+fn eventually(within: Duration, mut cond: impl FnMut() -> bool) -> bool {
+    let deadline = Instant::now() + within;
+    while Instant::now() < deadline {
+        if cond() {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    cond()
+}
+
+#[test]
+fn trim_reports_what_it_gave_back() {
+    let pool = pool(TrimPolicy::Never);
+    let bufs: Vec<_> = (0..6).map(|_| pool.alloc(CHUNK / 2)).collect();
+    let small: Vec<_> = (0..100).map(|_| pool.alloc(1000)).collect();
+    drop((bufs, small));
+    let before = pool.metrics();
+    assert_eq!(before.active_bytes, 0);
+    assert!(before.cached_bytes > 0 && before.chunks >= 3);
+    let report = pool.trim();
+    let after = pool.metrics();
+    assert_eq!(
+        (after.used_bytes, after.chunks, after.cached_bytes),
+        (0, 0, 0)
+    );
+    assert_eq!(report.chunks_released, before.chunks);
+    assert_eq!(report.bytes_released, before.used_bytes);
+    assert!(report.cache_entries_flushed >= 100);
+    assert_eq!(
+        (after.trims, after.trimmed_bytes),
+        (1, before.used_bytes as u64)
+    );
+}
+
+#[test]
+fn free_runs_are_purged_and_recommitted() {
+    let pool = Pool::builder()
+        .arenas(1)
+        .chunk_size(CHUNK)
+        .backing(Backing::Mmap)
+        .trim_policy(TrimPolicy::Never)
+        .build()
+        .unwrap();
+    let mut keep = pool.alloc(CHUNK / 4);
+    keep.extend_from_slice(&[7; CHUNK / 4]);
+    let mut gone = pool.alloc(CHUNK / 2);
+    gone.extend_from_slice(&[9; CHUNK / 2]);
+    drop(gone);
+    assert_eq!(pool.metrics().used_bytes, CHUNK);
+    let report = pool.trim();
+    // The chunk stays (one buffer is live); its free 3/4 is purged.
+    assert_eq!(
+        (report.chunks_released, report.bytes_released),
+        (0, 3 * CHUNK / 4)
+    );
+    assert_eq!(pool.metrics().used_bytes, CHUNK / 4);
+    assert!(keep.iter().all(|&b| b == 7), "live bytes survive a purge");
+    // Reusing purged pages counts them as used again; they read as zeros.
+    let mut again = pool.alloc(CHUNK / 2);
+    // SAFETY: reading back the capacity is fine for a test on fresh pages:
+    // they are zero-filled by the kernel after MADV_DONTNEED.
+    let fresh = unsafe { std::slice::from_raw_parts(again.as_ptr(), CHUNK / 2) };
+    assert!(fresh.iter().all(|&b| b == 0));
+    again.extend_from_slice(&[1; CHUNK / 2]);
+    assert_eq!(pool.metrics().used_bytes, CHUNK / 4 + CHUNK / 2);
+    drop((keep, again));
+    pool.trim();
+    assert_eq!(pool.metrics().used_bytes, 0);
+}
+
+#[test]
+fn trim_flushes_the_caches_of_idle_threads() {
+    let pool = pool(TrimPolicy::Never);
+    let (parked_tx, parked_rx) = mpsc::channel();
+    let (done_tx, done_rx) = mpsc::channel::<()>();
+    let p = pool.clone();
+    let worker = std::thread::spawn(move || {
+        drop((0..50).map(|_| p.alloc(2000)).collect::<Vec<_>>());
+        parked_tx.send(()).unwrap();
+        // Alive, idle, never calling into the pool again until told.
+        done_rx.recv().unwrap();
+        // It can still use its cache afterwards.
+        drop(p.alloc(2000));
+    });
+    parked_rx.recv().unwrap();
+    assert!(pool.metrics().cached_bytes >= 50 * 2048);
+    let report = pool.trim();
+    assert!(report.cache_entries_flushed >= 50);
+    let m = pool.metrics();
+    assert_eq!((m.cached_bytes, m.used_bytes, m.active_bytes), (0, 0, 0));
+    done_tx.send(()).unwrap();
+    worker.join().unwrap();
+    assert_eq!(pool.metrics().active_bytes, 0);
+}
+
+#[test]
+fn decay_gives_back_with_no_further_call() {
+    let pool = pool(TrimPolicy::decay(Duration::from_millis(100)));
+    let (tx, rx) = mpsc::channel::<()>();
+    let (burst_tx, burst_rx) = mpsc::channel::<()>();
+    let p = pool.clone();
+    // A worker that bursts, then stays alive and idle with a full cache.
+    let worker = std::thread::spawn(move || {
+        let big: Vec<_> = (0..8).map(|_| p.alloc(CHUNK / 2)).collect();
+        let small: Vec<_> = (0..200).map(|_| p.alloc(4000)).collect();
+        drop((big, small));
+        burst_tx.send(()).unwrap();
+        rx.recv().unwrap();
+    });
+    burst_rx.recv().unwrap();
+    let peak = pool.metrics().used_bytes;
+    assert!(peak >= 4 * CHUNK);
+    assert!(pool.metrics().cached_bytes >= 200 * 4096);
+    // Nobody calls into the pool now (metrics only read counters).
+    assert!(
+        eventually(Duration::from_secs(2), || pool.metrics().used_bytes == 0),
+        "used {} of peak {peak}",
+        pool.metrics().used_bytes
+    );
+    let m = pool.metrics();
+    assert_eq!(m.cached_bytes, 0, "the idle worker's cache was flushed");
+    assert!(m.trims > 0 && m.trimmed_bytes > 0);
+    tx.send(()).unwrap();
+    worker.join().unwrap();
+}
+
+#[test]
+fn never_keeps_what_it_pooled() {
+    let pool = pool(TrimPolicy::Never);
+    drop((0..8).map(|_| pool.alloc(CHUNK / 2)).collect::<Vec<_>>());
+    let used = pool.metrics().used_bytes;
+    std::thread::sleep(Duration::from_millis(300));
+    assert_eq!(pool.metrics().used_bytes, used);
+}
+
+#[test]
+fn no_churn_under_steady_load() {
+    let pool = pool(TrimPolicy::decay(Duration::from_millis(40)));
+    let start = Instant::now();
+    let mut chunks_seen = std::collections::BTreeSet::new();
+    while start.elapsed() < Duration::from_millis(400) {
+        let bufs: Vec<_> = (0..4).map(|i| pool.alloc(100_000 + i * 50_000)).collect();
+        chunks_seen.insert(pool.metrics().chunks);
+        drop(bufs);
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    let m = pool.metrics();
+    assert!(m.trims >= 3, "the trimmer ran ({} passes)", m.trims);
+    assert_eq!(
+        m.trimmed_bytes, 0,
+        "nothing in use was released and re-made"
+    );
+    assert_eq!(
+        chunks_seen.len(),
+        1,
+        "chunk count stayed put: {chunks_seen:?}"
+    );
+}
+
+#[test]
+fn without_the_background_trimmer_decay_follows_activity() {
+    let pool = Pool::builder()
+        .arenas(1)
+        .chunk_size(CHUNK)
+        .trim_policy(TrimPolicy::decay(Duration::from_millis(40)))
+        .background_trimmer(false)
+        .build()
+        .unwrap();
+    drop((0..4).map(|_| pool.alloc(CHUNK / 2)).collect::<Vec<_>>());
+    let used = pool.metrics().used_bytes;
+    assert!(used >= 2 * CHUNK);
+    std::thread::sleep(Duration::from_millis(150));
+    assert_eq!(pool.metrics().used_bytes, used, "no activity, no trimming");
+    // Activity on the slow path (huge requests always take it) ticks the
+    // decay; the idle chunks go.
+    assert!(eventually(Duration::from_secs(2), || {
+        drop(pool.alloc(2 * CHUNK));
+        pool.metrics().chunks == 0
+    }));
+}
