@@ -237,6 +237,37 @@ fn large(c: &mut Criterion) {
     g.finish();
 }
 
+/// Steady-state alloc + write + drop with the default (decay, background
+/// trimmer running) against `TrimPolicy::Never`, same run: the cost of the
+/// ebb on the hot path. Batches of 16 so both the cache and the arena path
+/// are exercised.
+fn policy_overhead(c: &mut Criterion) {
+    let mut g = c.benchmark_group("policy_overhead");
+    for size in [1usize << 10, 64 << 10] {
+        for (name, policy) in [
+            ("never", tidebuf::TrimPolicy::Never),
+            ("decay_default", tidebuf::TrimPolicy::default()),
+        ] {
+            // A fresh pool per case: where a pool's chunks land depends on
+            // what ran before, which showed as a 20 % swing on 64 KiB
+            // following the order of the cases, not the policy.
+            let pool = Pool::builder().trim_policy(policy).build().unwrap();
+            g.bench_with_input(BenchmarkId::new(name, size), &size, |b, &s| {
+                let mut held = Vec::with_capacity(16);
+                b.iter(|| {
+                    for _ in 0..16 {
+                        let mut buf = pool.alloc(black_box(s));
+                        buf.extend_from_slice(&[1]);
+                        held.push(buf);
+                    }
+                    held.clear();
+                })
+            });
+        }
+    }
+    g.finish();
+}
+
 fn config() -> Criterion {
     Criterion::default()
         .warm_up_time(Duration::from_millis(500))
@@ -246,6 +277,6 @@ fn config() -> Criterion {
 criterion_group! {
     name = benches;
     config = config();
-    targets = alloc_write_drop, batch64, shared, cross_thread, large
+    targets = alloc_write_drop, batch64, shared, cross_thread, large, policy_overhead
 }
 criterion_main!(benches);

@@ -1,5 +1,6 @@
-//! Burst, idle, trim: a pool's `used` memory stays at its peak after a burst
-//! of 1–5 MiB buffers until something gives it back.
+//! Burst, then idle: a pool's `used` memory after a burst of 1–5 MiB
+//! buffers, with Netty's behaviour (`TrimPolicy::Never`) and with tidebuf's
+//! default decay policy.
 //!
 //! ```text
 //! cargo run --release --example shrink_demo
@@ -8,35 +9,64 @@
 //! Eight threads allocate buffers of 1–5 MiB (those above the 4 MiB chunk
 //! size are huge: a mapping of their own, unmapped on release), write every
 //! requested byte, hold each for a few milliseconds and drop it, for about
-//! two seconds. Then nothing happens for a second, then `Pool::trim()` runs.
-//! Every 250 ms a line shows `used`, `active` and `cached` from
-//! `Pool::metrics()` and the process RSS (Linux only, from
+//! two seconds. Then they stay alive and idle — no call into the pool — for
+//! a second and a half. Every 250 ms a line shows `used`, `active` and
+//! `cached` from `Pool::metrics()` and the process RSS (Linux only, from
 //! `/proc/self/statm`).
 //!
-//! The pool runs `TrimPolicy::Never` (Netty's behaviour): the idle phase
-//! shows what every Netty pool does once load falls — `active` drops to 0,
-//! `used` stays. Today no policy gives memory back on its own, so only the
-//! explicit `trim()` (or dropping the pool) returns it.
+//! With `Never`, `active` drops to 0 and `used` stays: what every Netty
+//! pool does once load falls. With the decay policy (a short 250 ms period
+//! for the demo; the default is 10 s) the background trimmer gives the idle
+//! memory back, and RSS follows.
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
-use std::sync::Arc;
+use std::sync::{Arc, Barrier};
 use std::thread;
 use std::time::{Duration, Instant};
 use tidebuf::{Pool, TrimPolicy};
 
 const THREADS: usize = 8;
 const BURST: Duration = Duration::from_secs(2);
-const IDLE: Duration = Duration::from_secs(1);
+const IDLE: Duration = Duration::from_millis(1500);
 const TICK: Duration = Duration::from_millis(250);
 const MIB: usize = 1 << 20;
 
 fn main() {
+    let never = run("never", TrimPolicy::Never);
+    let decay = run(
+        "decay 250 ms",
+        TrimPolicy::decay(Duration::from_millis(250)),
+    );
+    println!();
+    for (name, r) in [("TrimPolicy::Never", never), ("decay (250 ms)", decay)] {
+        println!(
+            "{name:<18} peak used {:>6.1} MiB → after idle {:>6.1} MiB   (RSS {} → {})",
+            mib(r.peak_used),
+            mib(r.used_after_idle),
+            r.rss_peak
+                .map_or("n/a".into(), |b| format!("{:.1} MiB", mib(b))),
+            r.rss_after_idle
+                .map_or("n/a".into(), |b| format!("{:.1} MiB", mib(b))),
+        );
+    }
+}
+
+/// What one run showed.
+struct Run {
+    peak_used: usize,
+    used_after_idle: usize,
+    rss_peak: Option<usize>,
+    rss_after_idle: Option<usize>,
+}
+
+/// One burst-then-idle run with `policy`, printing a line per tick.
+fn run(name: &str, policy: TrimPolicy) -> Run {
     let pool = Pool::builder()
-        .trim_policy(TrimPolicy::Never)
+        .trim_policy(policy)
         .build()
         .expect("valid settings");
     println!(
-        "{THREADS} threads, 1-5 MiB buffers; {} arenas, chunk {} MiB, TrimPolicy::Never",
+        "\n== {name}: {THREADS} threads, 1-5 MiB buffers; {} arenas, chunk {} MiB",
         pool.arena_count(),
         pool.chunk_size() / MIB
     );
@@ -47,46 +77,51 @@ fn main() {
 
     let stop = Arc::new(AtomicBool::new(false));
     let buffers = Arc::new(AtomicU64::new(0));
+    let idle_gate = Arc::new(Barrier::new(THREADS + 1));
     let start = Instant::now();
     let workers: Vec<_> = (0..THREADS)
         .map(|i| {
-            let (pool, stop, buffers) = (pool.clone(), stop.clone(), buffers.clone());
-            thread::spawn(move || burst(&pool, i as u64, &stop, &buffers))
+            let (pool, stop, buffers, gate) = (
+                pool.clone(),
+                stop.clone(),
+                buffers.clone(),
+                idle_gate.clone(),
+            );
+            thread::spawn(move || {
+                burst(&pool, i as u64, &stop, &buffers);
+                gate.wait(); // stay alive, idle, until the run ends
+            })
         })
         .collect();
 
-    let mut peak = 0;
+    let (mut peak, mut rss_peak) = (0, None);
     for tick in 1..=ticks(BURST) {
         sleep_until(start + TICK * tick);
         peak = peak.max(report("burst", start, &pool));
+        rss_peak = rss_peak.max(rss_bytes());
     }
     stop.store(true, Relaxed);
+    println!(
+        "-- burst over: {} buffers; threads stay alive, no further call into the pool --",
+        buffers.load(Relaxed)
+    );
+    let idle = Instant::now();
+    let mut used_after_idle = 0;
+    for tick in 1..=ticks(IDLE) {
+        sleep_until(idle + TICK * tick);
+        used_after_idle = report("idle", start, &pool);
+    }
+    let rss_after_idle = rss_bytes();
+    idle_gate.wait();
     for worker in workers {
         worker.join().expect("worker panicked");
     }
-    println!(
-        "-- burst over: {} buffers; no further call into the pool --",
-        buffers.load(Relaxed)
-    );
-
-    let idle = Instant::now();
-    for tick in 1..=ticks(IDLE) {
-        sleep_until(idle + TICK * tick);
-        peak = peak.max(report("idle", start, &pool));
+    Run {
+        peak_used: peak,
+        used_after_idle,
+        rss_peak,
+        rss_after_idle,
     }
-
-    let trim = pool.trim();
-    println!(
-        "-- pool.trim(): {} chunks, {:.1} MiB released ({trim:?}) --",
-        trim.chunks_released,
-        mib(trim.bytes_released)
-    );
-    let after = report("trimmed", start, &pool);
-    println!(
-        "peak used {:.1} MiB → after trim {:.1} MiB",
-        mib(peak),
-        mib(after)
-    );
 }
 
 /// One worker: allocate, fill, hold, drop, until told to stop.

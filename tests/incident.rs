@@ -31,7 +31,8 @@ fn run(policy: TrimPolicy, watch_idle: Duration) -> Outcome {
     let release = Arc::new(Barrier::new(THREADS + 1));
     let workers: Vec<_> = (0..THREADS)
         .map(|t| {
-            let (pool, stop, idle, release) = (pool.clone(), stop.clone(), idle.clone(), release.clone());
+            let (pool, stop, idle, release) =
+                (pool.clone(), stop.clone(), idle.clone(), release.clone());
             std::thread::spawn(move || {
                 let mut x = 0x9E37_79B9_7F4A_7C15u64 ^ (t as u64) << 32;
                 while !stop.load(Relaxed) {
@@ -84,7 +85,10 @@ fn run(policy: TrimPolicy, watch_idle: Duration) -> Outcome {
 
 #[test]
 fn decay_gives_back_after_the_burst() {
-    let out = run(TrimPolicy::decay(Duration::from_millis(200)), Duration::from_secs(1));
+    let out = run(
+        TrimPolicy::decay(Duration::from_millis(200)),
+        Duration::from_secs(1),
+    );
     let limit = out.peak_used / 10;
     let reached = out.settled.iter().find(|(_, used)| *used <= limit);
     let last = out.settled.last().unwrap().1;
@@ -94,8 +98,16 @@ fn decay_gives_back_after_the_burst() {
         last >> 20,
         reached.map(|r| r.0)
     );
-    assert!(out.peak_used >= 8 * out.chunk_size, "the burst pooled memory: {}", out.peak_used);
-    assert!(reached.is_some(), "used stayed above 10% of {}: {last}", out.peak_used);
+    assert!(
+        out.peak_used >= 8 * out.chunk_size,
+        "the burst pooled memory: {}",
+        out.peak_used
+    );
+    assert!(
+        reached.is_some(),
+        "used stayed above 10% of {}: {last}",
+        out.peak_used
+    );
 }
 
 #[test]
@@ -109,5 +121,9 @@ fn never_keeps_the_pooled_memory() {
         last >> 20
     );
     // Every huge buffer is gone; the chunks are all still held.
-    assert!(last * 10 >= out.peak_pooled * 8, "kept {last} of pooled peak {}", out.peak_pooled);
+    assert!(
+        last * 10 >= out.peak_pooled * 8,
+        "kept {last} of pooled peak {}",
+        out.peak_pooled
+    );
 }
