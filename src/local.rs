@@ -31,10 +31,11 @@ struct Local {
 
 struct Locals(RefCell<Vec<Local>>);
 
-impl Drop for Locals {
-    fn drop(&mut self) {
-        MEMO.with(|m| m.set((0, ptr::null())));
-        for local in self.0.get_mut().drain(..) {
+impl Locals {
+    fn retire_all(entries: &mut Vec<Local>) {
+        // `try_with`: under loom, MEMO may be torn down first.
+        let _ = MEMO.try_with(|m| m.set((0, ptr::null())));
+        for local in entries.drain(..) {
             if let Some(pool) = local.pool.upgrade() {
                 pool.retire_cache(&local.cache);
             }
@@ -42,9 +43,23 @@ impl Drop for Locals {
     }
 }
 
-std::thread_local! {
-    static LOCALS: Locals = const { Locals(RefCell::new(Vec::new())) };
-    static MEMO: Cell<(usize, *const ThreadCache)> = const { Cell::new((0, ptr::null())) };
+impl Drop for Locals {
+    fn drop(&mut self) {
+        Locals::retire_all(self.0.get_mut());
+    }
+}
+
+/// Retires the calling thread's caches now, as its exit would. Loom models
+/// call it at the end of the main thread, whose thread-locals loom drops
+/// outside the execution it can check.
+#[cfg(tidebuf_loom)]
+pub(crate) fn retire_current_thread() {
+    LOCALS.with(|locals| Locals::retire_all(&mut locals.0.borrow_mut()));
+}
+
+crate::sync::thread_locals! {
+    static LOCALS: Locals = Locals(RefCell::new(Vec::new()));
+    static MEMO: Cell<(usize, *const ThreadCache)> = Cell::new((0, ptr::null()));
 }
 
 /// This thread's cache for `pool`, creating it (and binding the thread to
@@ -66,31 +81,45 @@ pub(crate) fn cache(pool: &PoolInner) -> Option<&ThreadCache> {
 
 #[cold]
 fn cache_slow(pool: &PoolInner, key: usize) -> Option<&ThreadCache> {
-    LOCALS
+    let found = LOCALS
         .try_with(|locals| {
-            let mut locals = locals.0.try_borrow_mut().ok()?;
-            let ptr = match locals.iter().find(|l| l.key == key) {
-                Some(local) => Arc::as_ptr(&local.cache),
-                None => {
-                    MEMO.with(|m| m.set((0, ptr::null())));
-                    locals.retain(|l| l.pool.strong_count() > 0);
-                    let cache = pool.register_cache();
-                    let ptr = Arc::as_ptr(&cache);
-                    locals.push(Local {
-                        key,
-                        pool: pool.weak(),
-                        cache,
-                    });
-                    ptr
-                }
-            };
-            MEMO.with(|m| m.set((key, ptr)));
-            // SAFETY: the entry owning `*ptr` stays in LOCALS while `pool` is
-            // alive and this thread runs (see the function docs).
-            Some(unsafe { &*ptr })
+            let locals = locals.0.try_borrow().ok()?;
+            locals
+                .iter()
+                .find(|l| l.key == key)
+                .map(|l| Arc::as_ptr(&l.cache))
         })
-        .ok()
-        .flatten()
+        .ok()?;
+    let ptr = match found {
+        Some(ptr) => ptr,
+        None => {
+            // Created outside the thread-local access: registering takes
+            // the pool's registry lock and allocates.
+            let cache = pool.register_cache();
+            let ptr = Arc::as_ptr(&cache);
+            let stored = LOCALS.try_with(|locals| {
+                let mut locals = locals.0.try_borrow_mut().ok()?;
+                MEMO.with(|m| m.set((0, ptr::null())));
+                locals.retain(|l| l.pool.strong_count() > 0);
+                locals.push(Local {
+                    key,
+                    pool: pool.weak(),
+                    cache: cache.clone(),
+                });
+                Some(())
+            });
+            if !matches!(stored, Ok(Some(()))) {
+                // Torn down meanwhile: undo the registration.
+                pool.retire_cache(&cache);
+                return None;
+            }
+            ptr
+        }
+    };
+    MEMO.with(|m| m.set((key, ptr)));
+    // SAFETY: the entry owning `*ptr` stays in LOCALS while `pool` is alive
+    // and this thread runs (see `cache`).
+    Some(unsafe { &*ptr })
 }
 
 /// This thread's cache for `pool` if it has one; never creates one (so a

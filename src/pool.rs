@@ -297,6 +297,12 @@ impl Pool {
         PoolBuilder::default()
     }
 
+    /// The shared state (for the crate's own models and tests).
+    #[cfg(tidebuf_loom)]
+    pub(crate) fn inner(&self) -> &PoolInner {
+        &self.inner
+    }
+
     fn from_inner(inner: Arc<PoolInner>) -> Pool {
         Pool {
             _close: Arc::new(CloseOnDrop(inner.clone())),
@@ -719,6 +725,12 @@ impl PoolInner {
     #[inline]
     pub(crate) fn epoch(&self) -> u64 {
         self.epoch.load(Relaxed)
+    }
+
+    /// Every registered cache (for the crate's own models and tests).
+    #[cfg(tidebuf_loom)]
+    pub(crate) fn caches_for_tests(&self) -> Vec<Arc<ThreadCache>> {
+        self.caches.lock().0.clone()
     }
 
     /// Every registered cache but the calling thread's own.

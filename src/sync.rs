@@ -46,9 +46,56 @@ mod mock {
                 .lock()
                 .unwrap_or_else(|poisoned| poisoned.into_inner())
         }
-
-        pub(crate) fn try_lock(&self) -> Option<MutexGuard<'_, T>> {
-            self.0.try_lock().ok()
-        }
     }
+}
+
+/// Declares thread-locals: `std`'s (with `const` initialisers, the cheapest
+/// to reach) normally, loom's under `tidebuf_loom` — loom runs its threads
+/// as coroutines on one OS thread, so `std` thread-locals would be shared.
+#[cfg(not(tidebuf_loom))]
+macro_rules! thread_locals {
+    ($( static $name:ident : $t:ty = $init:expr; )*) => {
+        std::thread_local! { $( static $name: $t = const { $init }; )* }
+    };
+}
+
+#[cfg(tidebuf_loom)]
+macro_rules! thread_locals {
+    ($( static $name:ident : $t:ty = $init:expr; )*) => {
+        loom::thread_local! { $( static $name: $t = $init; )* }
+    };
+}
+
+pub(crate) use thread_locals;
+
+/// An `UnsafeCell` whose accesses loom can check for races: every access
+/// goes through `with_mut`, which loom tracks for its duration.
+#[cfg(not(tidebuf_loom))]
+#[derive(Debug)]
+pub(crate) struct UnsafeCell<T>(std::cell::UnsafeCell<T>);
+
+#[cfg(not(tidebuf_loom))]
+impl<T> UnsafeCell<T> {
+    pub(crate) const fn new(value: T) -> Self {
+        UnsafeCell(std::cell::UnsafeCell::new(value))
+    }
+
+    /// Runs `f` with a raw pointer to the contents.
+    #[inline(always)]
+    pub(crate) fn with_mut<R>(&self, f: impl FnOnce(*mut T) -> R) -> R {
+        f(self.0.get())
+    }
+}
+
+#[cfg(tidebuf_loom)]
+pub(crate) use loom::cell::UnsafeCell;
+
+/// Lets other threads run (loom's scheduler needs to know, or a wait loop
+/// never lets the thread it waits for make progress).
+#[inline]
+pub(crate) fn yield_now() {
+    #[cfg(not(tidebuf_loom))]
+    std::thread::yield_now();
+    #[cfg(tidebuf_loom)]
+    loom::thread::yield_now();
 }

@@ -36,7 +36,8 @@ use crate::sync::atomic::{
 
 const IDLE: u32 = 0;
 const BUSY: u32 = 1;
-use std::cell::{Cell, UnsafeCell};
+use crate::sync::UnsafeCell;
+use std::cell::Cell;
 
 /// Most bytes a refill parks beyond the region it returns: enough to make
 /// misses rare for small classes, without parking much of the large ones.
@@ -69,6 +70,22 @@ struct Bin {
     puts: Counter,
     /// `hits` at the last sweep. Owner-only.
     hits_at_sweep: Cell<usize>,
+}
+
+impl Bin {
+    /// Runs `f` on the entries. Callers are the owner, or a trimmer holding
+    /// the claim (see `enter` and `flush_foreign`); loom checks that no two
+    /// accesses overlap.
+    #[inline(always)]
+    fn entries<R>(&self, f: impl FnOnce(&mut Vec<Region>) -> R) -> R {
+        self.entries.with_mut(|entries| {
+            // SAFETY: exclusive by the hand-off protocol (type-level SAFETY
+            // note on `ThreadCache`): only the owner while entered, or the
+            // claiming trimmer after finding the owner idle, gets here, and
+            // no caller nests a second access.
+            f(unsafe { &mut *entries })
+        })
+    }
 }
 
 /// A thread's cache for one pool.
@@ -139,6 +156,7 @@ impl ThreadCache {
                 hits_at_sweep: Cell::new(0),
             })
             .collect();
+
         ThreadCache {
             arena,
             closed: AtomicBool::new(false),
@@ -201,29 +219,30 @@ impl ThreadCache {
     fn pop_entered(&self, pool: &PoolInner, class: ClassIdx) -> Option<Region> {
         let bin = &self.bins[class as usize];
         self.tick(pool);
-        // SAFETY: owner only (type-level SAFETY note) and entered; no other
-        // borrow of `entries` is live: `tick`'s sweep finished above.
-        let entries = unsafe { &mut *bin.entries.get() };
-        let Some(last) = entries.len().checked_sub(1) else {
-            bin.misses.add(1);
-            return None;
-        };
-        // SAFETY: `last < len`, so the slot holds a region, which moves out
-        // once: the length drops below it right after.
-        let region = unsafe {
-            let slot = entries.as_ptr().add(last);
-            entries.set_len(last);
-            // Field by field, as `push` stored them: a 16-byte load of two
-            // 8-byte stores still in the store buffer cannot be forwarded
-            // and stalls; volatile keeps the compiler from merging the loads.
-            Region {
-                ptr: std::ptr::addr_of!((*slot).ptr).read_volatile(),
-                chunk: std::ptr::addr_of!((*slot).chunk).read_volatile(),
+        let region = bin.entries(|entries| {
+            let last = entries.len().checked_sub(1)?;
+            // SAFETY: `last < len`, so the slot holds a region, which moves
+            // out once: the length drops below it right after.
+            Some(unsafe {
+                let slot = entries.as_ptr().add(last);
+                entries.set_len(last);
+                // Field by field, as `push` stored them: a 16-byte load of
+                // two 8-byte stores still in the store buffer cannot be
+                // forwarded and stalls; volatile keeps the loads apart.
+                Region {
+                    ptr: std::ptr::addr_of!((*slot).ptr).read_volatile(),
+                    chunk: std::ptr::addr_of!((*slot).chunk).read_volatile(),
+                }
+            })
+        });
+        match region {
+            Some(_) => {
+                bin.len.sub(1);
+                bin.hits.add(1);
             }
-        };
-        bin.len.sub(1);
-        bin.hits.add(1);
-        Some(region)
+            None => bin.misses.add(1),
+        }
+        region
     }
 
     /// Owner only. Refills the bin of `class` after a miss: returns one
@@ -248,16 +267,18 @@ impl ThreadCache {
         class: ClassIdx,
     ) -> Result<Region, crate::arena::Refused> {
         let bin = &self.bins[class as usize];
-        // SAFETY: owner only; no other borrow of `entries` is live.
-        let entries = unsafe { &mut *bin.entries.get() };
-        if entries.capacity() == 0 {
-            entries.reserve_exact(bin.max as usize);
-        }
         let extra = (bin.max as usize / 8).min(FILL_BYTES / pool.classes.size(class));
-        let before = entries.len();
-        let region = pool.arenas[self.arena as usize].allocate_fill(pool, class, extra, entries)?;
-        bin.len.add(entries.len() - before);
-        Ok(region)
+        let (region, added) = bin.entries(|entries| {
+            if entries.capacity() == 0 {
+                entries.reserve_exact(bin.max as usize);
+            }
+            let before = entries.len();
+            let region =
+                pool.arenas[self.arena as usize].allocate_fill(pool, class, extra, entries);
+            (region, entries.len() - before)
+        });
+        bin.len.add(added);
+        region
     }
 
     /// Owner only. Parks a released region of `class`; when the bin is
@@ -275,21 +296,27 @@ impl ThreadCache {
     #[inline(always)]
     fn push_entered(&self, pool: &PoolInner, region: Region, class: ClassIdx) {
         let bin = &self.bins[class as usize];
-        // SAFETY: owner only; no other borrow of `entries` is live.
-        let entries = unsafe { &mut *bin.entries.get() };
         // Capacity is reserved as exactly `max` on first use, so this one
         // compare covers both "reserved" and "not full".
-        if entries.len() < entries.capacity() {
-            // SAFETY: `len < capacity`: the slot exists and is unused.
-            unsafe {
-                entries.as_mut_ptr().add(entries.len()).write(region);
-                entries.set_len(entries.len() + 1);
+        let full = bin.entries(|entries| {
+            if entries.len() < entries.capacity() {
+                // SAFETY: `len < capacity`: the slot exists and is unused.
+                unsafe {
+                    entries.as_mut_ptr().add(entries.len()).write(region);
+                    entries.set_len(entries.len() + 1);
+                }
+                None
+            } else {
+                Some(region)
             }
-            bin.len.add(1);
-            bin.puts.add(1);
-            return;
+        });
+        match full {
+            None => {
+                bin.len.add(1);
+                bin.puts.add(1);
+            }
+            Some(region) => self.push_slow(pool, region, class),
         }
-        self.push_slow(pool, region, class);
     }
 
     #[cold]
@@ -302,16 +329,18 @@ impl ThreadCache {
             pool.free_uncounted(class, std::iter::once(region));
             return;
         }
-        // SAFETY: owner only; no other borrow of `entries` is live.
-        let entries = unsafe { &mut *bin.entries.get() };
-        if entries.capacity() == 0 {
-            entries.reserve_exact(bin.max as usize);
-        } else {
-            let half = (entries.len() / 2).max(1);
-            pool.free_uncounted(class, entries.drain(..half));
-            bin.len.sub(half);
-        }
-        entries.push(region);
+        let flushed = bin.entries(|entries| {
+            let mut flushed = 0;
+            if entries.capacity() == 0 {
+                entries.reserve_exact(bin.max as usize);
+            } else {
+                flushed = (entries.len() / 2).max(1);
+                pool.free_uncounted(class, entries.drain(..flushed));
+            }
+            entries.push(region);
+            flushed
+        });
+        bin.len.sub(flushed);
         bin.len.add(1);
     }
 
@@ -334,14 +363,13 @@ impl ThreadCache {
         for (class, bin) in self.bins.iter().enumerate() {
             let used = bin.hits.get() - bin.hits_at_sweep.get();
             bin.hits_at_sweep.set(bin.hits.get());
-            // SAFETY: owner only; no other borrow of `entries` is live.
-            let entries = unsafe { &mut *bin.entries.get() };
-            let surplus = entries.len().saturating_sub(used);
-            if surplus > 0 {
+            let surplus = bin.entries(|entries| {
+                let surplus = entries.len().saturating_sub(used);
                 pool.free_uncounted(class as ClassIdx, entries.drain(..surplus));
-                bin.len.sub(surplus);
-                flushed += surplus;
-            }
+                surplus
+            });
+            bin.len.sub(surplus);
+            flushed += surplus;
         }
         flushed
     }
@@ -360,7 +388,7 @@ impl ThreadCache {
     /// entries (it is flushing them anyway), then gives everything back.
     pub(crate) fn flush_at_exit(&self, pool: &PoolInner) -> usize {
         while !self.enter() {
-            std::thread::yield_now();
+            crate::sync::yield_now();
         }
         let n = self.flush_entered(pool);
         self.leave();
@@ -396,11 +424,13 @@ impl ThreadCache {
     fn flush_entered(&self, pool: &PoolInner) -> usize {
         let mut flushed = 0;
         for (class, bin) in self.bins.iter().enumerate() {
-            // SAFETY: owner only; no other borrow of `entries` is live.
-            let entries = unsafe { &mut *bin.entries.get() };
-            flushed += entries.len();
-            bin.len.sub(entries.len());
-            pool.free_uncounted(class as ClassIdx, entries.drain(..));
+            let n = bin.entries(|entries| {
+                let n = entries.len();
+                pool.free_uncounted(class as ClassIdx, entries.drain(..));
+                n
+            });
+            bin.len.sub(n);
+            flushed += n;
         }
         flushed
     }

@@ -121,7 +121,7 @@ pub(crate) mod background {
     }
 
     /// Whether the trimmer thread is alive.
-    #[cfg(test)]
+    #[cfg(all(test, not(tidebuf_loom)))]
     pub(crate) fn running() -> bool {
         STATE.lock().unwrap_or_else(|e| e.into_inner()).running
     }

@@ -20,6 +20,7 @@ fn small_pool() -> Pool {
 fn last_reference_returns_once() {
     let mut builder = loom::model::Builder::new();
     builder.preemption_bound = Some(3);
+    builder.max_branches = 100_000;
     static RUNS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
     builder.check(|| {
         RUNS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
@@ -32,10 +33,12 @@ fn last_reference_returns_once() {
         let t1 = thread::spawn(move || {
             assert_eq!(&b[..], b"oo");
             drop(b);
+            crate::local::retire_current_thread();
         });
         let t2 = thread::spawn(move || {
             assert_eq!(&c[..], b"loom");
             drop(c);
+            crate::local::retire_current_thread();
         });
         drop(a);
         t1.join().unwrap();
@@ -52,11 +55,15 @@ fn last_reference_returns_once() {
 fn release_from_two_threads_into_one_arena() {
     let mut builder = loom::model::Builder::new();
     builder.preemption_bound = Some(2);
+    builder.max_branches = 100_000;
     builder.check(|| {
         let pool = small_pool();
         let x = pool.alloc(100);
         let y = pool.alloc(100);
-        let t = thread::spawn(move || drop(x));
+        let t = thread::spawn(move || {
+            drop(x);
+            crate::local::retire_current_thread();
+        });
         drop(y);
         t.join().unwrap();
         let m = pool.metrics();
@@ -66,5 +73,6 @@ fn release_from_two_threads_into_one_arena() {
         let q = pool.alloc(100);
         assert_eq!(pool.metrics().chunks, 1);
         assert_ne!(p.as_ptr(), q.as_ptr());
+        crate::local::retire_current_thread();
     });
 }
