@@ -306,6 +306,12 @@ impl ArenaState {
         let header = region.header();
         let handle = header.handle_of(region.ptr, class, &pool.classes);
         let slot = header.slot;
+        // A user's release is use; a cache flush (uncounted) only returns
+        // what was already idle, and must not make its chunk look busy for
+        // another period.
+        if count {
+            self.touch(pool, slot);
+        }
         if handle.is_subpage() {
             self.free_element(arena, pool, slot, handle)
         } else {
@@ -592,7 +598,6 @@ impl ArenaState {
             slot,
             start: handle.run_start(),
         };
-        self.touch(pool, slot);
         let sub = self.subpage(sref);
         sub.free(handle.elem());
         let (was_full, empty, class) = (sub.free == 1, sub.is_empty(), sub.class as usize);
@@ -619,7 +624,6 @@ impl ArenaState {
     ) -> Option<(NonNull<ChunkHeader>, usize)> {
         self.chunk_mut(slot).runs.free(start, pages);
         self.regroup(slot);
-        self.touch(pool, slot);
         // After the last `Pool` handle is gone nothing will reuse an empty
         // chunk: give it back at once.
         if pool.is_closed() && self.chunk(slot).place.group == Group::Empty {

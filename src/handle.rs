@@ -8,8 +8,9 @@
 //! A normal allocation is a run (`sub = 0`, element unused). A small one is
 //! element `elem` of the subpage whose run starts at `run start`.
 //! 20 bits of pages allow 2^20 pages per chunk (1 GiB of 4 KiB pages would
-//! need 2^18); 23 bits of elements allow a 7-page run of 1 MiB pages cut into
-//! 16 B elements (458 752 < 2^23).
+//! need 2^18); a subpage run holds at most `max(page / 16, 4)` elements
+//! (its length is a multiple of lcm(page, size), and every class is a
+//! multiple of 16 B), so 1 MiB pages need 2^16 of the 2^23 element values.
 
 /// Packed location of an allocation inside its chunk.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

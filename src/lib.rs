@@ -24,10 +24,10 @@
 //! See `docs/design.md` in the repository for how a request flows through
 //! size classes, arenas, chunks and subpages.
 //!
-//! Status: the pooled allocator, thread caches, `Pool::trim` and the
-//! `max_memory` cap work; the automatic decay trimmer that acts on
-//! [`TrimPolicy`] is the next piece of work — until then pools keep what
-//! they hold until `trim()`, the cap or their last handle asks for it.
+//! The default [`TrimPolicy`] decays: memory unused for a whole period
+//! (10 s) goes back to the OS, through a background trimmer, even if no
+//! thread calls into the pool again. `docs/tuning.md` explains the metrics
+//! and settings.
 
 #![deny(
     missing_docs,

@@ -243,7 +243,11 @@ impl PoolBuilder {
         if let (TrimPolicy::Decay { idle }, true) =
             (inner.config.trim_policy, inner.config.background_trimmer)
         {
-            crate::trim::background::register(Arc::downgrade(&inner), decay_tick_interval(idle));
+            let on = crate::trim::background::register(
+                Arc::downgrade(&inner),
+                decay_tick_interval(idle),
+            );
+            inner.has_trimmer.store(on, Relaxed);
         }
         Ok(Pool::from_inner(inner))
     }
@@ -427,6 +431,8 @@ pub(crate) struct PoolInner {
     /// decay step is due, checked on slow paths.
     next_decay_ms: AtomicU64,
     born: std::time::Instant,
+    /// Whether the background trimmer ticks this pool.
+    has_trimmer: AtomicBool,
 }
 
 /// How often the decay policy runs for an idle period `idle`.
@@ -464,6 +470,7 @@ impl PoolInner {
             epoch: CachePadded::new(AtomicU64::new(0)),
             next_decay_ms: AtomicU64::new(0),
             born: std::time::Instant::now(),
+            has_trimmer: AtomicBool::new(false),
         })
     }
 
@@ -705,7 +712,7 @@ impl PoolInner {
         let TrimPolicy::Decay { idle } = self.config.trim_policy else {
             return;
         };
-        if self.config.background_trimmer {
+        if self.has_trimmer.load(Relaxed) {
             return;
         }
         let now = self.born.elapsed().as_millis() as u64;

@@ -19,8 +19,11 @@
 //! cache, each bin keeps only as many entries as it served since the last
 //! sweep and gives the surplus back — a bin that stopped being used empties.
 //!
-//! Only the owner thread touches the entries. Counters are atomics with a
-//! single writer (the owner: a Relaxed load and store, a plain `mov`), so
+//! The owner thread uses the entries; a trimmer takes them only through the
+//! hand-off in `barrier.rs` (the owner marks itself BUSY around each use,
+//! the trimmer claims the cache and proceeds only if the owner is IDLE).
+//! Counters are atomics with one writer at a time (a Relaxed load and
+//! store, a plain `mov`), so
 //! `metrics()` reads them from any thread, and each thread's counters sit in
 //! its own allocation: no cache line is written by two threads.
 
@@ -111,11 +114,12 @@ pub(crate) struct ThreadCache {
     sweep_threshold: u32,
 }
 
-// SAFETY: the non-atomic parts (`entries`, `hits_at_sweep`, `since_sweep`)
-// are touched only by the owner thread (every `&mut`-like access below is
-// in a method documented "owner only", called from `local.rs` through the
-// owner's thread-local entry, or at that thread's exit). Other threads read
-// only the `Counter` atomics.
+// SAFETY: the non-atomic parts are touched by one thread at a time:
+// `hits_at_sweep` and `since_sweep` only by the owner (methods documented
+// "owner only", reached through the owner's thread-local entry or at its
+// exit); `entries` by the owner between `enter` and `leave`, or by a
+// trimmer that holds the claim and saw the owner IDLE after the heavy
+// fence (`flush_foreign`). Other threads read only the `Counter` atomics.
 unsafe impl Sync for ThreadCache {}
 // SAFETY: `Region`s are plain descriptors of owned memory; see above.
 unsafe impl Send for ThreadCache {}

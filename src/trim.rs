@@ -103,7 +103,9 @@ pub(crate) mod background {
     static WAKE: Condvar = Condvar::new();
 
     /// Lets the trimmer tick `pool` every `tick`, starting it if needed.
-    pub(crate) fn register(pool: Weak<PoolInner>, tick: Duration) {
+    /// `false` if no thread could be started: the pool then decays on its
+    /// own activity instead.
+    pub(crate) fn register(pool: Weak<PoolInner>, tick: Duration) -> bool {
         let mut state = STATE.lock().unwrap_or_else(|e| e.into_inner());
         state.pools.push(Entry {
             pool,
@@ -114,10 +116,14 @@ pub(crate) mod background {
             let spawned = std::thread::Builder::new()
                 .name("tidebuf-trimmer".into())
                 .spawn(run);
-            // Without a thread, pools still trim on activity and on `trim()`.
             state.running = spawned.is_ok();
+            if !state.running {
+                state.pools.pop();
+                return false;
+            }
         }
         WAKE.notify_one();
+        true
     }
 
     /// Whether the trimmer thread is alive.
