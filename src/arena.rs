@@ -34,7 +34,7 @@ use crate::pool::PoolInner;
 use crate::region::Region;
 use crate::size_class::{ClassIdx, Kind};
 use crate::subpage::{Subpage, NOT_AVAIL};
-use crate::sync::atomic::AtomicUsize;
+use crate::sync::atomic::{AtomicU64, AtomicUsize, Ordering::Relaxed};
 use crate::sync::Mutex;
 use std::ptr::NonNull;
 
@@ -56,6 +56,9 @@ pub(crate) struct Arena {
     pub(crate) threads: AtomicUsize,
     /// Counters, read lock-free.
     pub(crate) stats: ArenaStats,
+    /// Times a thread found the lock taken: the signal that grows the
+    /// number of arenas in use (see `PoolInner::spread`).
+    pub(crate) contended: AtomicU64,
     state: Mutex<ArenaState>,
 }
 
@@ -108,7 +111,8 @@ pub(crate) enum Scope {
 }
 
 impl Scope {
-    fn covers(self, touched: u64) -> bool {
+    /// Whether something last used in epoch `touched` is in scope.
+    pub(crate) fn covers(self, touched: u64) -> bool {
         match self {
             Scope::All => true,
             Scope::IdleSince(epoch) => touched <= epoch,
@@ -135,6 +139,7 @@ impl Arena {
         Arena {
             index,
             threads: AtomicUsize::new(0),
+            contended: AtomicU64::new(0),
             stats: ArenaStats::default(),
             state: Mutex::new(ArenaState {
                 chunks: Vec::new(),
@@ -146,9 +151,21 @@ impl Arena {
         }
     }
 
+    /// Takes the lock, counting a contention if it was held.
+    #[inline]
+    fn lock(&self) -> crate::sync::MutexGuard<'_, ArenaState> {
+        match self.state.try_lock() {
+            Some(guard) => guard,
+            None => {
+                self.contended.fetch_add(1, Relaxed);
+                self.state.lock()
+            }
+        }
+    }
+
     /// Allocates one region of class `class` (counted as an allocation).
     pub(crate) fn allocate(&self, pool: &PoolInner, class: ClassIdx) -> Result<Region, Refused> {
-        let mut st = self.state.lock();
+        let mut st = self.lock();
         let region = st.allocate(self, pool, class)?;
         self.stats.allocated(pool, class, true);
         Ok(region)
@@ -165,7 +182,7 @@ impl Arena {
         extra: usize,
         bin: &mut Vec<Region>,
     ) -> Result<Region, Refused> {
-        let mut st = self.state.lock();
+        let mut st = self.lock();
         let region = st.allocate(self, pool, class)?;
         self.stats.allocated(pool, class, true);
         for _ in 0..extra.min(bin.capacity() - bin.len()) {
@@ -192,7 +209,7 @@ impl Arena {
         class: ClassIdx,
         count: bool,
     ) -> Option<(NonNull<ChunkHeader>, usize)> {
-        let mut st = self.state.lock();
+        let mut st = self.lock();
         st.free(self, pool, region, class, count)
     }
 
@@ -206,7 +223,7 @@ impl Arena {
         regions: &mut std::iter::Peekable<I>,
         doomed: &mut Vec<(NonNull<ChunkHeader>, usize)>,
     ) {
-        let mut st = self.state.lock();
+        let mut st = self.lock();
         while let Some(region) = regions.next_if(|r| r.header().arena == self.index) {
             doomed.extend(st.free(self, pool, region, class, false));
         }
@@ -216,7 +233,7 @@ impl Arena {
     /// destroys them after this returns), and free page runs of mmap-backed
     /// chunks that stay are purged.
     pub(crate) fn trim(&self, pool: &PoolInner, scope: Scope) -> ArenaTrim {
-        let mut st = self.state.lock();
+        let mut st = self.lock();
         let mut out = ArenaTrim::default();
         // An empty subpage (kept as its class's last) pins its chunk; let go
         // of such subpages first, in chunks the scope covers.

@@ -45,6 +45,7 @@ mod chunk;
 mod chunk_list;
 mod error;
 mod handle;
+mod huge;
 mod local;
 mod metrics;
 mod pool;

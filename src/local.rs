@@ -143,7 +143,7 @@ pub(crate) fn existing_cache(pool: &PoolInner) -> Option<&ThreadCache> {
 
 /// Unbinds a retired cache's thread from its arena (used by `retire_cache`).
 pub(crate) fn unbind(pool: &PoolInner, cache: &ThreadCache) {
-    pool.arenas[cache.arena as usize]
+    pool.arenas[cache.arena() as usize]
         .threads
         .fetch_sub(1, Relaxed);
 }

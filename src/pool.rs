@@ -18,6 +18,7 @@ use crate::backing::{Backing, Memory};
 use crate::chunk::{ChunkHeader, HUGE_ARENA};
 use crate::error::{AllocError, AllocErrorKind, ConfigError};
 use crate::handle::MAX_PAGES;
+use crate::huge::HugeCache;
 use crate::local;
 use crate::metrics::{ArenaMetrics, ByKind, PoolMetrics, SharedCounter};
 use crate::region::{Region, HUGE_CLASS};
@@ -417,6 +418,8 @@ pub(crate) struct PoolInner {
     /// Bytes reserved from the OS: chunks + huge buffers (`used_bytes`).
     used: CachePadded<AtomicUsize>,
     huge: HugeStats,
+    /// Released huge mappings kept for reuse.
+    huge_cache: HugeCache,
     trims: SharedCounter,
     trimmed_bytes: SharedCounter,
     closed: AtomicBool,
@@ -433,7 +436,29 @@ pub(crate) struct PoolInner {
     born: std::time::Instant,
     /// Whether the background trimmer ticks this pool.
     has_trimmer: AtomicBool,
+    /// Arenas in use (the first `active_arenas` of `arenas`); grows on
+    /// contention up to `arenas.len()`.
+    active_arenas: AtomicUsize,
 }
+
+/// Recycled huge mappings kept, at most, in chunks' worth of bytes.
+const HUGE_CACHE_CHUNKS: usize = 16;
+
+/// Unmaps a huge buffer's mapping and frees its header.
+///
+/// # Safety
+/// `header` is a huge header (from `allocate_huge`) that nothing else
+/// refers to; it is destroyed once. This may drop the pool's last
+/// reference: the caller must not touch the pool afterwards.
+unsafe fn destroy_huge(header: NonNull<ChunkHeader>) {
+    // SAFETY: per the contract, leaked from a `Box` and owned by us now.
+    let header = unsafe { Box::from_raw(header.as_ptr()) };
+    header.pool.unreserve(header.memory.len());
+    drop(header);
+}
+
+/// Lock contentions a thread sees on its arena before it moves.
+const SPREAD_AFTER: u64 = 4;
 
 /// How often the decay policy runs for an idle period `idle`.
 fn decay_tick_interval(idle: std::time::Duration) -> std::time::Duration {
@@ -462,6 +487,7 @@ impl PoolInner {
             classes,
             used: CachePadded::new(AtomicUsize::new(0)),
             huge: HugeStats::default(),
+            huge_cache: HugeCache::default(),
             trims: SharedCounter::default(),
             trimmed_bytes: SharedCounter::default(),
             closed: AtomicBool::new(false),
@@ -471,6 +497,7 @@ impl PoolInner {
             next_decay_ms: AtomicU64::new(0),
             born: std::time::Instant::now(),
             has_trimmer: AtomicBool::new(false),
+            active_arenas: AtomicUsize::new(1),
         })
     }
 
@@ -513,13 +540,55 @@ impl PoolInner {
 
     /// Binds the calling thread to the arena with the fewest threads.
     pub(crate) fn bind_thread(&self) -> u32 {
-        let arena = self
-            .arenas
-            .iter()
-            .min_by_key(|a| a.threads.load(Relaxed))
-            .expect("at least one arena");
+        let arena = self.least_used_arena();
         arena.threads.fetch_add(1, Relaxed);
         arena.index
+    }
+
+    /// The arena in use with the fewest threads.
+    fn least_used_arena(&self) -> &Arena {
+        let active = self.active_arenas.load(Relaxed).max(1);
+        self.arenas[..active]
+            .iter()
+            .min_by_key(|a| a.threads.load(Relaxed))
+            .expect("at least one arena")
+    }
+
+    /// Arenas on demand: a thread whose arena keeps being found locked
+    /// moves, to a new arena while fewer than `arenas` are in use, else to
+    /// the least-used one if that has fewer threads. Under a trickle nobody
+    /// contends, all threads share one arena, and the footprint follows the
+    /// buffers alive rather than arenas × chunk. Returns the arena to use.
+    pub(crate) fn spread(&self, cache: &ThreadCache) -> u32 {
+        let current = cache.arena();
+        let seen = cache.seen_contended.load(Relaxed);
+        let now = self.arenas[current as usize].contended.load(Relaxed);
+        if now.wrapping_sub(seen) < SPREAD_AFTER {
+            return current;
+        }
+        let active = self.active_arenas.load(Relaxed);
+        let target = if active < self.arenas.len()
+            && self
+                .active_arenas
+                .compare_exchange(active, active + 1, Relaxed, Relaxed)
+                .is_ok()
+        {
+            &self.arenas[active]
+        } else {
+            self.least_used_arena()
+        };
+        let from = &self.arenas[current as usize];
+        if target.index != current && target.threads.load(Relaxed) < from.threads.load(Relaxed) {
+            target.threads.fetch_add(1, Relaxed);
+            from.threads.fetch_sub(1, Relaxed);
+            cache.arena.store(target.index, Relaxed);
+            cache
+                .seen_contended
+                .store(target.contended.load(Relaxed), Relaxed);
+            return target.index;
+        }
+        cache.seen_contended.store(now, Relaxed);
+        current
     }
 
     /// Allocates a buffer of at least `size` bytes. The fast path: a hit in
@@ -555,13 +624,16 @@ impl PoolInner {
             });
         }
         self.decay_on_activity();
+        if let Some(cache) = cache {
+            self.spread(cache);
+        }
         let class = self.classes.class_of(size);
         let mut trimmed = false;
         loop {
             let result = match (class, cache) {
                 (Some(class), Some(cache)) if cache.caches(class) => cache.fill(self, class),
                 (Some(class), _) => {
-                    let arena = cache.map_or(0, |c| c.arena);
+                    let arena = cache.map_or(0, |c| c.arena());
                     self.arenas[arena as usize].allocate(self, class)
                 }
                 (None, _) => self.allocate_huge(size),
@@ -577,9 +649,12 @@ impl PoolInner {
                     })
                 }
                 Err(Refused::OverLimit) if !trimmed => {
-                    // Make room, then try once more.
-                    self.trim_now();
-                    trimmed = true;
+                    // Make room, then try once more: recycled huge mappings
+                    // go first; only if that frees nothing, trim everything.
+                    if self.drop_huge_cache(Scope::All) == 0 {
+                        self.trim_now();
+                        trimmed = true;
+                    }
                     continue;
                 }
                 Err(Refused::OverLimit) => AllocErrorKind::OverLimit {
@@ -645,20 +720,65 @@ impl PoolInner {
 
     fn allocate_huge(&self, size: usize) -> Result<Region, Refused> {
         let len = self.classes.huge_size(size).ok_or(Refused::OutOfMemory)?;
-        self.reserve(len).map_err(|_| Refused::OverLimit)?;
-        let Some(memory) = Memory::allocate(self.config.backing, len, self.classes.page_size())
-        else {
-            self.unreserve(len);
-            return Err(Refused::OutOfMemory);
+        let header = match self.huge_cache.take(len) {
+            // Already reserved and faulted in: no mmap, no page faults.
+            Some(header) => header,
+            None => {
+                if self.reserve(len).is_err() {
+                    // Recycled mappings are the first thing to give up.
+                    if self.drop_huge_cache(Scope::All) == 0 || self.reserve(len).is_err() {
+                        return Err(Refused::OverLimit);
+                    }
+                }
+                let Some(memory) =
+                    Memory::allocate(self.config.backing, len, self.classes.page_size())
+                else {
+                    self.unreserve(len);
+                    return Err(Refused::OutOfMemory);
+                };
+                let shift = self.classes.page_size().trailing_zeros();
+                let header = ChunkHeader::new(memory, 1, shift, HUGE_ARENA, 0, self.strong());
+                NonNull::from(Box::leak(Box::new(header)))
+            }
         };
-        let ptr = memory.as_ptr();
-        let shift = self.classes.page_size().trailing_zeros();
-        let header = ChunkHeader::new(memory, 1, shift, HUGE_ARENA, 0, self.strong());
-        let header = NonNull::from(Box::leak(Box::new(header)));
+        // SAFETY: a live huge header, ours until its region is released.
+        let hdr = unsafe { header.as_ref() };
         self.huge.count.add(1);
-        self.huge.active_bytes.add(len as u64);
+        self.huge.active_bytes.add(hdr.memory.len() as u64);
         self.huge.allocations.add(1);
-        Ok(Region { ptr, chunk: header })
+        Ok(Region {
+            ptr: hdr.base,
+            chunk: header,
+        })
+    }
+
+    /// A released huge region: kept for reuse if the cache has room. If not,
+    /// it is handed back for the caller to unmap with [`destroy_huge`]
+    /// after this returns (that may drop the pool's last reference).
+    fn release_huge(&self, header: NonNull<ChunkHeader>) -> Option<NonNull<ChunkHeader>> {
+        // SAFETY: the header is alive until destroyed by the caller.
+        let len = unsafe { header.as_ref() }.memory.len();
+        self.huge.count.sub(1);
+        self.huge.active_bytes.sub(len as u64);
+        self.huge.deallocations.add(1);
+        if self.is_closed() {
+            return Some(header);
+        }
+        let limit = HUGE_CACHE_CHUNKS * self.classes.chunk_size();
+        self.huge_cache.put(header, self.epoch(), limit).err()
+    }
+
+    /// Unmaps the recycled huge mappings `scope` covers; returns the bytes.
+    fn drop_huge_cache(&self, scope: Scope) -> usize {
+        let mut bytes = 0;
+        for header in self.huge_cache.drain(scope) {
+            // SAFETY: drained from the cache: owned here, destroyed once.
+            bytes += unsafe { header.as_ref() }.memory.len();
+            // SAFETY: as above; `self` outlives this call (the caller holds
+            // a reference), so the header's pool reference is not the last.
+            unsafe { destroy_huge(header) };
+        }
+        bytes
     }
 
     /// Trims now, whatever the policy: every thread cache not in use at
@@ -753,7 +873,10 @@ impl PoolInner {
     }
 
     fn trim_arenas(&self, scope: Scope) -> TrimReport {
-        let mut report = TrimReport::default();
+        let mut report = TrimReport {
+            bytes_released: self.drop_huge_cache(scope),
+            ..TrimReport::default()
+        };
         for arena in self.arenas.iter() {
             let trimmed = arena.trim(self, scope);
             report.bytes_released += trimmed.purged_bytes;
@@ -813,6 +936,7 @@ impl PoolInner {
             totals
         };
         m.cached_bytes = caches.cached_bytes;
+        let huge_cached = self.huge_cache.bytes();
         m.cache_hits = caches.hits[0] + caches.hits[1];
         m.cache_misses = caches.misses;
         m.allocations.small += caches.hits[0];
@@ -838,6 +962,7 @@ impl PoolInner {
         }
         // Arenas count what they handed out, to buffers and caches alike.
         m.active_bytes = m.active_bytes.saturating_sub(m.cached_bytes);
+        m.cached_bytes += huge_cached;
         m
     }
 }
@@ -878,14 +1003,11 @@ unsafe fn release_slow(region: Region, class: ClassIdx) {
     let header: &ChunkHeader = unsafe { region.chunk.as_ref() };
     let pool: &PoolInner = &header.pool;
     if class == HUGE_CLASS {
-        pool.huge.count.sub(1);
-        pool.huge.active_bytes.sub(header.memory.len() as u64);
-        pool.huge.deallocations.add(1);
-        // SAFETY: a huge header belongs to its one region, released now;
-        // leaked from a `Box` in `allocate_huge`.
-        let header = unsafe { Box::from_raw(region.chunk.as_ptr()) };
-        header.pool.unreserve(header.memory.len());
-        drop(header); // may free the pool: nothing touches it after this
+        if let Some(header) = pool.release_huge(region.chunk) {
+            // SAFETY: released and not cached: destroyed once, as the last
+            // step (it may free the pool).
+            unsafe { destroy_huge(header) };
+        }
         return;
     }
     let doomed = pool.arenas[header.arena as usize].free(pool, region, class, true);

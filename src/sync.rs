@@ -21,10 +21,10 @@ pub(crate) use std::sync::atomic;
 pub(crate) use loom::sync::atomic;
 
 #[cfg(not(tidebuf_loom))]
-pub(crate) use parking_lot::Mutex;
+pub(crate) use parking_lot::{Mutex, MutexGuard};
 
 #[cfg(tidebuf_loom)]
-pub(crate) use self::mock::Mutex;
+pub(crate) use self::mock::{Mutex, MutexGuard};
 
 #[cfg(tidebuf_loom)]
 mod mock {

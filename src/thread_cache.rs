@@ -94,8 +94,10 @@ impl Bin {
 /// A thread's cache for one pool.
 #[derive(Debug)]
 pub(crate) struct ThreadCache {
-    /// Arena this thread allocates from.
-    pub(crate) arena: u32,
+    /// Arena this thread allocates from (owner-written: it may move).
+    pub(crate) arena: AtomicU32,
+    /// The arena's contention count when this thread last looked.
+    pub(crate) seen_contended: AtomicU64,
     /// Set (once) when the pool closes: releases then bypass the cache, so
     /// chunks empty and go. Here rather than in the pool so the release
     /// path reads a line it touches anyway.
@@ -162,7 +164,8 @@ impl ThreadCache {
             .collect();
 
         ThreadCache {
-            arena,
+            arena: AtomicU32::new(arena),
+            seen_contended: AtomicU64::new(pool.arenas[arena as usize].contended.load(Relaxed)),
             closed: AtomicBool::new(false),
             state: AtomicU32::new(IDLE),
             claim: AtomicBool::new(false),
@@ -172,6 +175,12 @@ impl ThreadCache {
             since_sweep: Cell::new(0),
             sweep_threshold: cfg.sweep_threshold,
         }
+    }
+
+    /// The arena this thread allocates from.
+    #[inline]
+    pub(crate) fn arena(&self) -> u32 {
+        self.arena.load(Relaxed)
     }
 
     /// Whether allocations of `class` go through this cache.
@@ -258,7 +267,7 @@ impl ThreadCache {
         class: ClassIdx,
     ) -> Result<Region, crate::arena::Refused> {
         if !self.enter() {
-            return pool.arenas[self.arena as usize].allocate(pool, class);
+            return pool.arenas[self.arena() as usize].allocate(pool, class);
         }
         let region = self.fill_entered(pool, class);
         self.leave();
@@ -278,7 +287,7 @@ impl ThreadCache {
             }
             let before = entries.len();
             let region =
-                pool.arenas[self.arena as usize].allocate_fill(pool, class, extra, entries);
+                pool.arenas[self.arena() as usize].allocate_fill(pool, class, extra, entries);
             (region, entries.len() - before)
         });
         bin.len.add(added);

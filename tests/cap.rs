@@ -58,7 +58,29 @@ fn trims_empty_chunks_to_make_room() {
     assert_eq!((m.used_bytes, m.chunks, m.huge_buffers), (2 * CHUNK, 0, 1));
     assert!(m.trims >= 1 && m.trimmed_bytes >= 2 * CHUNK as u64);
     drop(big);
+    // The released mapping is kept for reuse: still used, now cached.
+    let m = pool.metrics();
+    assert_eq!(
+        (m.used_bytes, m.cached_bytes, m.huge_buffers),
+        (2 * CHUNK, 2 * CHUNK, 0)
+    );
+    pool.trim();
     assert_eq!(pool.metrics().used_bytes, 0);
+}
+
+#[test]
+fn recycled_huge_mappings_go_first_when_room_is_needed() {
+    let pool = capped(4 * CHUNK);
+    let mut keep = pool.alloc(CHUNK / 2);
+    keep.extend_from_slice(&[5; CHUNK / 2]);
+    drop(pool.alloc(3 * CHUNK)); // cached: used = 1 + 3 chunks
+    assert_eq!(pool.metrics().used_bytes, 4 * CHUNK);
+    // A new chunk's worth fits only without the cached mapping.
+    let small = pool.try_alloc(CHUNK).unwrap();
+    let m = pool.metrics();
+    assert_eq!((m.cached_bytes, m.used_bytes), (0, 2 * CHUNK));
+    assert!(keep.iter().all(|&b| b == 5));
+    drop(small);
 }
 
 #[test]

@@ -1,0 +1,75 @@
+//! Arenas on demand: one arena under a trickle, more as lock contention
+//! appears, never more than configured.
+
+use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
+use std::time::{Duration, Instant};
+use tidebuf::Pool;
+
+#[test]
+fn contention_puts_more_arenas_in_use() {
+    let pool = Pool::builder()
+        .arenas(4)
+        .thread_cache(false)
+        .build()
+        .unwrap();
+    assert_eq!(pool.arena_count(), 4);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    // Most arenas seen in use at once (threads unbind when they exit, so
+    // this is sampled while they run).
+    let most = AtomicUsize::new(1);
+    std::thread::scope(|s| {
+        for _ in 0..4 {
+            s.spawn(|| {
+                // Arena-path allocations (64 KiB, no cache) until the threads
+                // spread out or the deadline passes.
+                while most.load(Relaxed) < 2 && Instant::now() < deadline {
+                    for _ in 0..64 {
+                        drop(pool.alloc(64 << 10));
+                    }
+                    let in_use = pool
+                        .metrics()
+                        .arenas
+                        .iter()
+                        .filter(|a| a.threads > 0)
+                        .count();
+                    most.fetch_max(in_use, Relaxed);
+                }
+            });
+        }
+    });
+    assert!(
+        most.into_inner() >= 2,
+        "threads never spread to a second arena"
+    );
+    assert_eq!(pool.metrics().arenas.len(), 4, "never more than configured");
+}
+
+#[test]
+fn a_trickle_shares_one_arena() {
+    let pool = Pool::builder().arenas(8).build().unwrap();
+    let threads: Vec<_> = (0..16)
+        .map(|i| {
+            let pool = pool.clone();
+            std::thread::spawn(move || {
+                std::thread::sleep(Duration::from_millis(i * 5));
+                drop(pool.alloc(100_000));
+            })
+        })
+        .collect();
+    let bound = pool
+        .metrics()
+        .arenas
+        .iter()
+        .map(|a| a.threads)
+        .sum::<usize>();
+    for t in threads {
+        t.join().unwrap();
+    }
+    let m = pool.metrics();
+    assert!(
+        m.chunks <= 1,
+        "a trickle needs one chunk, not one per arena: {}",
+        m.chunks
+    );
+    assert!(bound <= 16);
+}

@@ -1,0 +1,77 @@
+//! Huge buffers (> chunk) are recycled: a bounded best-fit cache of
+//! released mappings, counted in used and cached, given back by trimming.
+
+use std::time::Duration;
+use tidebuf::{Pool, TrimPolicy};
+
+const CHUNK: usize = 1 << 20;
+
+fn pool(policy: TrimPolicy) -> Pool {
+    Pool::builder()
+        .chunk_size(CHUNK)
+        .trim_policy(policy)
+        .build()
+        .unwrap()
+}
+
+#[test]
+fn a_released_mapping_serves_the_next_request_that_fits() {
+    let pool = pool(TrimPolicy::Never);
+    let first = pool.alloc(3 * CHUNK);
+    let addr = first.as_ptr();
+    drop(first);
+    let m = pool.metrics();
+    assert_eq!(
+        (m.huge_buffers, m.cached_bytes, m.used_bytes),
+        (0, 3 * CHUNK, 3 * CHUNK)
+    );
+    // Slightly smaller: reused (waste under a quarter), already faulted in.
+    let again = pool.alloc(3 * CHUNK - 100_000);
+    assert_eq!(again.as_ptr(), addr);
+    assert_eq!(again.capacity(), 3 * CHUNK);
+    let m = pool.metrics();
+    assert_eq!(
+        (m.huge_buffers, m.cached_bytes, m.active_bytes),
+        (1, 0, 3 * CHUNK)
+    );
+    drop(again);
+    // Much smaller: not worth it (waste over a quarter): a new mapping.
+    let small = pool.alloc(CHUNK + 1);
+    assert_ne!(small.as_ptr(), addr);
+    assert_eq!(pool.metrics().cached_bytes, 3 * CHUNK);
+}
+
+#[test]
+fn the_cache_is_bounded() {
+    let pool = pool(TrimPolicy::Never);
+    let bufs: Vec<_> = (0..40).map(|i| pool.alloc(2 * CHUNK + i * 4096)).collect();
+    drop(bufs);
+    let m = pool.metrics();
+    assert!(m.cached_bytes <= 16 * CHUNK, "cached {}", m.cached_bytes);
+    assert_eq!(m.used_bytes, m.cached_bytes);
+    assert_eq!(m.huge_buffers, 0);
+}
+
+#[test]
+fn steady_huge_requests_reuse_mappings() {
+    let pool = pool(TrimPolicy::Never);
+    drop(pool.alloc(5 * CHUNK));
+    let addr = pool.alloc(5 * CHUNK).as_ptr();
+    for _ in 0..100 {
+        let b = pool.alloc(5 * CHUNK - 4096);
+        assert_eq!(b.as_ptr(), addr, "no new mapping in steady state");
+    }
+    assert_eq!(pool.metrics().allocations.huge, 102);
+}
+
+#[test]
+fn decay_gives_idle_mappings_back() {
+    let pool = pool(TrimPolicy::decay(Duration::from_millis(40)));
+    drop(pool.alloc(3 * CHUNK));
+    assert_eq!(pool.metrics().cached_bytes, 3 * CHUNK);
+    let deadline = std::time::Instant::now() + Duration::from_secs(3);
+    while pool.metrics().used_bytes > 0 && std::time::Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    assert_eq!(pool.metrics().used_bytes, 0);
+}
