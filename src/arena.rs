@@ -158,6 +158,7 @@ impl Arena {
             Some(guard) => guard,
             None => {
                 self.contended.fetch_add(1, Relaxed);
+                crate::local::note_contention();
                 self.state.lock()
             }
         }

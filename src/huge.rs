@@ -2,7 +2,7 @@
 //!
 //! ```text
 //!  release 4.6 MiB ──▶ [ 4.6 MiB · 5.0 MiB · 4.1 MiB ]  ◀── take(4.5 MiB): best fit,
-//!                       bounded: 16 mappings, 16 chunks' worth      waste ≤ 1/4
+//!                       bounded: 8 mappings, 4 chunks' worth       waste ≤ 1/4
 //! ```
 //!
 //! A huge request maps memory of its own; mapping, faulting every page in
@@ -19,7 +19,7 @@ use crate::sync::Mutex;
 use std::ptr::NonNull;
 
 /// Most mappings kept.
-const MAX_ENTRIES: usize = 16;
+const MAX_ENTRIES: usize = 8;
 
 /// Released huge mappings, with the decay epoch at which each was released.
 #[derive(Debug, Default)]

@@ -60,6 +60,17 @@ pub(crate) fn retire_current_thread() {
 crate::sync::thread_locals! {
     static LOCALS: Locals = Locals(RefCell::new(Vec::new()));
     static MEMO: Cell<(usize, *const ThreadCache)> = Cell::new((0, ptr::null()));
+    static CONTENDED: Cell<u32> = Cell::new(0);
+}
+
+/// Records that this thread found an arena lock taken.
+pub(crate) fn note_contention() {
+    let _ = CONTENDED.try_with(|c| c.set(c.get().saturating_add(1)));
+}
+
+/// Lock contentions this thread met since the last call.
+pub(crate) fn take_contention() -> u32 {
+    CONTENDED.try_with(|c| c.replace(0)).unwrap_or(0)
 }
 
 /// This thread's cache for `pool`, creating it (and binding the thread to

@@ -442,7 +442,7 @@ pub(crate) struct PoolInner {
 }
 
 /// Recycled huge mappings kept, at most, in chunks' worth of bytes.
-const HUGE_CACHE_CHUNKS: usize = 16;
+const HUGE_CACHE_CHUNKS: usize = 4;
 
 /// Unmaps a huge buffer's mapping and frees its header.
 ///
@@ -457,8 +457,10 @@ unsafe fn destroy_huge(header: NonNull<ChunkHeader>) {
     drop(header);
 }
 
-/// Lock contentions a thread sees on its arena before it moves.
-const SPREAD_AFTER: u64 = 4;
+/// Lock contentions a thread meets, within one window, before it moves.
+const SPREAD_AFTER: u32 = 4;
+/// Slow-path calls of a thread per contention-counting window.
+const SPREAD_WINDOW: u32 = 64;
 
 /// How often the decay policy runs for an idle period `idle`.
 fn decay_tick_interval(idle: std::time::Duration) -> std::time::Duration {
@@ -554,18 +556,29 @@ impl PoolInner {
             .expect("at least one arena")
     }
 
-    /// Arenas on demand: a thread whose arena keeps being found locked
-    /// moves, to a new arena while fewer than `arenas` are in use, else to
-    /// the least-used one if that has fewer threads. Under a trickle nobody
-    /// contends, all threads share one arena, and the footprint follows the
-    /// buffers alive rather than arenas × chunk. Returns the arena to use.
+    /// Arenas on demand: a thread that keeps finding its arena locked —
+    /// [`SPREAD_AFTER`] contentions within [`SPREAD_WINDOW`] slow-path calls
+    /// of its own — moves, to a new arena while fewer than `arenas` are in
+    /// use, else to the least-used one if that has fewer threads. Under a
+    /// trickle nobody contends, all threads share one arena, and the
+    /// footprint follows the buffers alive rather than arenas × chunk.
+    /// Returns the arena to use.
     pub(crate) fn spread(&self, cache: &ThreadCache) -> u32 {
         let current = cache.arena();
-        let seen = cache.seen_contended.load(Relaxed);
-        let now = self.arenas[current as usize].contended.load(Relaxed);
-        if now.wrapping_sub(seen) < SPREAD_AFTER {
+        let contention = cache.recent_contention.load(Relaxed) + local::take_contention();
+        let calls = cache.window_calls.load(Relaxed) + 1;
+        if contention < SPREAD_AFTER {
+            let window_over = calls >= SPREAD_WINDOW;
+            cache
+                .recent_contention
+                .store(if window_over { 0 } else { contention }, Relaxed);
+            cache
+                .window_calls
+                .store(if window_over { 0 } else { calls }, Relaxed);
             return current;
         }
+        cache.recent_contention.store(0, Relaxed);
+        cache.window_calls.store(0, Relaxed);
         let active = self.active_arenas.load(Relaxed);
         let target = if active < self.arenas.len()
             && self
@@ -582,12 +595,8 @@ impl PoolInner {
             target.threads.fetch_add(1, Relaxed);
             from.threads.fetch_sub(1, Relaxed);
             cache.arena.store(target.index, Relaxed);
-            cache
-                .seen_contended
-                .store(target.contended.load(Relaxed), Relaxed);
             return target.index;
         }
-        cache.seen_contended.store(now, Relaxed);
         current
     }
 

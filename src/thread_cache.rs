@@ -96,8 +96,10 @@ impl Bin {
 pub(crate) struct ThreadCache {
     /// Arena this thread allocates from (owner-written: it may move).
     pub(crate) arena: AtomicU32,
-    /// The arena's contention count when this thread last looked.
-    pub(crate) seen_contended: AtomicU64,
+    /// Lock contentions this thread met recently, and slow-path calls in
+    /// the current window (owner only; see `PoolInner::spread`).
+    pub(crate) recent_contention: AtomicU32,
+    pub(crate) window_calls: AtomicU32,
     /// Set (once) when the pool closes: releases then bypass the cache, so
     /// chunks empty and go. Here rather than in the pool so the release
     /// path reads a line it touches anyway.
@@ -165,7 +167,8 @@ impl ThreadCache {
 
         ThreadCache {
             arena: AtomicU32::new(arena),
-            seen_contended: AtomicU64::new(pool.arenas[arena as usize].contended.load(Relaxed)),
+            recent_contention: AtomicU32::new(0),
+            window_calls: AtomicU32::new(0),
             closed: AtomicBool::new(false),
             state: AtomicU32::new(IDLE),
             claim: AtomicBool::new(false),

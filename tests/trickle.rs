@@ -1,0 +1,160 @@
+//! The incident's own load: 300 threads, 64 arenas, about 30 requests/s in
+//! total, each buffer filled and held 50–200 ms. With the default policy,
+//! over the second half of the run the median `used_bytes` stays within
+//! 2 × the peak `active_bytes` + one chunk. `TrimPolicy::Never` is printed
+//! for comparison, not asserted. (Netty 4.1 under this load: 64 arenas ×
+//! 16 MiB = 1 GiB held for ~1 MiB alive.)
+
+use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tidebuf::{Pool, TrimPolicy};
+
+const THREADS: usize = 300;
+const RUN: Duration = Duration::from_secs(6);
+/// Mean pause between a thread's requests: 300 threads / 10 s = 30 req/s.
+const MEAN_PAUSE_MS: u64 = 10_000;
+
+#[derive(Clone, Copy)]
+enum Shape {
+    /// One 1–5 MiB buffer per response.
+    Whole,
+    /// A 1–5 MiB response written in 64–512 KiB pieces.
+    Pieces,
+}
+
+struct Figures {
+    median_used_second_half: usize,
+    peak_active: usize,
+    chunk: usize,
+    requests: usize,
+}
+
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+    fn range(&mut self, lo: u64, hi: u64) -> u64 {
+        lo + self.next() % (hi - lo + 1)
+    }
+}
+
+fn serve(pool: &Pool, shape: Shape, rng: &mut Rng) {
+    let total = rng.range(1 << 20, 5 << 20) as usize;
+    let mut held = Vec::new();
+    let mut left = total;
+    while left > 0 {
+        let piece = match shape {
+            Shape::Whole => left,
+            Shape::Pieces => (rng.range(64 << 10, 512 << 10) as usize).min(left),
+        };
+        let mut buf = pool.alloc(piece);
+        buf.spare_capacity_mut()[..piece].fill(std::mem::MaybeUninit::new(0xA5));
+        // SAFETY: the first `piece` bytes were just written.
+        unsafe { buf.set_len(piece) };
+        held.push(buf);
+        left -= piece;
+    }
+    std::thread::sleep(Duration::from_millis(rng.range(50, 200)));
+    assert!(held.iter().all(|b| b[b.len() - 1] == 0xA5));
+}
+
+fn run(shape: Shape, policy: TrimPolicy) -> Figures {
+    let pool = Pool::builder()
+        .arenas(64)
+        .trim_policy(policy)
+        .build()
+        .unwrap();
+    let stop = Arc::new(AtomicBool::new(false));
+    let requests = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let threads: Vec<_> = (0..THREADS)
+        .map(|t| {
+            let (pool, stop, requests) = (pool.clone(), stop.clone(), requests.clone());
+            std::thread::spawn(move || {
+                let mut rng = Rng(0x9E37_79B9_7F4A_7C15 ^ ((t as u64 + 1) << 20));
+                let start = Instant::now();
+                // The first request at a uniform time in the first mean
+                // pause, so the rate is ~30/s from the start.
+                let mut pause_ms = rng.range(0, MEAN_PAUSE_MS);
+                loop {
+                    let pause = Duration::from_millis(pause_ms);
+                    pause_ms = rng.range(0, 2 * MEAN_PAUSE_MS);
+                    // Sleep in short steps so the run ends on time.
+                    let wake = Instant::now() + pause;
+                    while Instant::now() < wake {
+                        if stop.load(Relaxed) {
+                            return;
+                        }
+                        std::thread::sleep(Duration::from_millis(20));
+                    }
+                    if start.elapsed() >= RUN {
+                        return;
+                    }
+                    serve(&pool, shape, &mut rng);
+                    requests.fetch_add(1, Relaxed);
+                }
+            })
+        })
+        .collect();
+    let start = Instant::now();
+    let (mut peak_active, mut second_half) = (0, Vec::new());
+    while start.elapsed() < RUN {
+        let m = pool.metrics();
+        peak_active = peak_active.max(m.active_bytes);
+        if start.elapsed() >= RUN / 2 {
+            second_half.push(m.used_bytes);
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    stop.store(true, Relaxed);
+    for t in threads {
+        t.join().unwrap();
+    }
+    second_half.sort_unstable();
+    Figures {
+        median_used_second_half: second_half[second_half.len() / 2],
+        peak_active,
+        chunk: pool.chunk_size(),
+        requests: requests.load(Relaxed),
+    }
+}
+
+fn check(shape: Shape, name: &str) {
+    let never = run(shape, TrimPolicy::Never);
+    let decay = run(shape, TrimPolicy::default());
+    for (policy, f) in [("never", &never), ("decay (default)", &decay)] {
+        eprintln!(
+            "{name}, {policy}: {} requests; median used (2nd half) {:.1} MiB, peak active {:.1} MiB, bound {:.1} MiB",
+            f.requests,
+            f.median_used_second_half as f64 / (1 << 20) as f64,
+            f.peak_active as f64 / (1 << 20) as f64,
+            (2 * f.peak_active + f.chunk) as f64 / (1 << 20) as f64,
+        );
+    }
+    assert!(
+        decay.requests >= 60,
+        "the trickle ran: {} requests",
+        decay.requests
+    );
+    assert!(
+        decay.median_used_second_half <= 2 * decay.peak_active + decay.chunk,
+        "{name}: median used {} > 2 × peak active {} + chunk",
+        decay.median_used_second_half,
+        decay.peak_active
+    );
+}
+
+#[test]
+fn trickle_of_whole_responses() {
+    check(Shape::Whole, "1-5 MiB buffers");
+}
+
+#[test]
+fn trickle_of_pieces() {
+    check(Shape::Pieces, "64-512 KiB pieces");
+}
