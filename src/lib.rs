@@ -46,6 +46,7 @@ mod chunk_list;
 mod error;
 mod handle;
 mod huge;
+mod limit;
 mod local;
 mod metrics;
 mod pool;

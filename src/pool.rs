@@ -76,6 +76,7 @@ pub struct PoolBuilder {
     backing: Backing,
     trim_policy: TrimPolicy,
     background_trimmer: bool,
+    max_memory_fraction: Option<f64>,
 }
 
 impl Default for PoolBuilder {
@@ -95,6 +96,7 @@ impl Default for PoolBuilder {
             backing: Backing::default(),
             trim_policy: TrimPolicy::default(),
             background_trimmer: true,
+            max_memory_fraction: None,
         }
     }
 }
@@ -154,6 +156,24 @@ impl PoolBuilder {
     /// Hard cap on `used_bytes` (default `None`: no cap). At least one chunk.
     pub fn max_memory(mut self, bytes: Option<usize>) -> Self {
         self.max_memory = bytes;
+        self.max_memory_fraction = None;
+        self
+    }
+
+    /// Caps `used_bytes` at `fraction` of the memory this process may use,
+    /// read once when the pool is built: the cgroup v2 `memory.max`, else
+    /// the cgroup v1 `memory.limit_in_bytes`, else physical RAM. For a pool
+    /// that sizes itself to its container:
+    ///
+    /// ```
+    /// let pool = tidebuf::Pool::builder().max_memory_fraction(0.5).build()?;
+    /// # Ok::<(), tidebuf::ConfigError>(())
+    /// ```
+    ///
+    /// Replaces an earlier [`max_memory`](Self::max_memory). A fraction
+    /// outside (0, 1] is a [`ConfigError`].
+    pub fn max_memory_fraction(mut self, fraction: f64) -> Self {
+        self.max_memory_fraction = Some(fraction);
         self
     }
 
@@ -179,7 +199,7 @@ impl PoolBuilder {
     }
 
     /// Checks every setting and builds the pool.
-    pub fn build(self) -> Result<Pool, ConfigError> {
+    pub fn build(mut self) -> Result<Pool, ConfigError> {
         let arenas = self
             .arenas
             .unwrap_or_else(|| 2 * std::thread::available_parallelism().map_or(1, |n| n.get()));
@@ -205,6 +225,23 @@ impl PoolBuilder {
                 chunk,
                 "page_size × 2^k with k >= 3, in 128 KiB..=1 GiB",
             ));
+        }
+        if let Some(fraction) = self.max_memory_fraction {
+            if !(fraction > 0.0 && fraction <= 1.0) {
+                return Err(ConfigError::new(
+                    "max_memory_fraction",
+                    fraction,
+                    "a fraction in (0, 1]",
+                ));
+            }
+            let Some(limit) = crate::limit::memory_limit(std::path::Path::new("/")) else {
+                return Err(ConfigError::new(
+                    "max_memory_fraction",
+                    fraction,
+                    "a readable memory limit (cgroup or /proc/meminfo)",
+                ));
+            };
+            self.max_memory = Some((limit as f64 * fraction).min(usize::MAX as f64) as usize);
         }
         if let Some(max) = self.max_memory {
             if max < chunk {

@@ -46,7 +46,29 @@ fn invalid_settings_name_the_setting() {
             "0ns",
         ),
     ];
-    for (e, setting, value) in cases {
+    let fractions = [
+        (
+            err(Pool::builder().max_memory_fraction(0.0)),
+            "max_memory_fraction",
+            "0",
+        ),
+        (
+            err(Pool::builder().max_memory_fraction(1.5)),
+            "max_memory_fraction",
+            "1.5",
+        ),
+        (
+            err(Pool::builder().max_memory_fraction(-0.1)),
+            "max_memory_fraction",
+            "-0.1",
+        ),
+        (
+            err(Pool::builder().max_memory_fraction(f64::NAN)),
+            "max_memory_fraction",
+            "NaN",
+        ),
+    ];
+    for (e, setting, value) in cases.into_iter().chain(fractions) {
         assert_eq!(e.setting, setting);
         assert_eq!(e.value, value);
         assert!(
@@ -98,4 +120,24 @@ fn oversized_requests_are_errors_not_panics() {
     let m = pool.metrics();
     assert_eq!(m.active_bytes, 112);
     assert!(m.used_bytes >= m.active_bytes);
+}
+
+#[test]
+fn max_memory_fraction_caps_at_a_share_of_the_limit() {
+    // This machine's limit (cgroup or RAM), halved, becomes the cap.
+    let pool = Pool::builder().max_memory_fraction(0.5).build().unwrap();
+    let err = pool.try_alloc(usize::MAX >> 2).unwrap_err();
+    let AllocErrorKind::OverLimit { limit, .. } = err.kind else {
+        panic!("expected the cap to refuse: {err}");
+    };
+    let whole = Pool::builder().max_memory_fraction(1.0).build().unwrap();
+    let AllocErrorKind::OverLimit { limit: all, .. } =
+        whole.try_alloc(usize::MAX >> 2).unwrap_err().kind
+    else {
+        panic!("expected the cap to refuse");
+    };
+    assert!(
+        limit > 0 && limit.abs_diff(all / 2) <= 1,
+        "{limit} vs {all}"
+    );
 }
