@@ -193,50 +193,6 @@ fn cross_thread(c: &mut Criterion) {
     g.finish();
 }
 
-/// 1–5 MiB alloc + fill every byte + drop (a cycle over five sizes).
-fn large(c: &mut Criterion) {
-    let sizes: Vec<usize> = (1..=5).map(|m| (m << 20) - 4096 * m).collect();
-    let pool = Pool::new();
-    let mut g = c.benchmark_group("large_fill");
-    g.sample_size(20);
-    g.bench_function("tidebuf", |b| {
-        let mut i = 0;
-        b.iter(|| {
-            let s = sizes[i % 5];
-            i += 1;
-            let mut buf = pool.alloc(s);
-            buf.spare_capacity_mut()[..s].fill(std::mem::MaybeUninit::new(0x5A));
-            // SAFETY: the first `s` bytes were just written.
-            unsafe { buf.set_len(s) };
-            black_box(&buf);
-        })
-    });
-    fn raw<A: GlobalAlloc>(a: &A, s: usize) {
-        let layout = Layout::from_size_align(s, 16).unwrap();
-        // SAFETY: non-zero size; filled within bounds; freed with its layout.
-        unsafe {
-            let p = a.alloc(layout);
-            p.write_bytes(0x5A, s);
-            black_box(p);
-            a.dealloc(p, layout);
-        }
-    }
-    for (name, f) in [
-        ("glibc", (|s| raw(&System, s)) as fn(usize)),
-        ("mimalloc", |s| raw(&MiMalloc, s)),
-        ("jemalloc", |s| raw(&Jemalloc, s)),
-    ] {
-        g.bench_function(name, |b| {
-            let mut i = 0;
-            b.iter(|| {
-                f(sizes[i % 5]);
-                i += 1;
-            })
-        });
-    }
-    g.finish();
-}
-
 /// Steady-state alloc + write + drop with the default (decay, background
 /// trimmer running) against `TrimPolicy::Never`, same run: the cost of the
 /// ebb on the hot path. Batches of 16 so both the cache and the arena path
@@ -277,6 +233,6 @@ fn config() -> Criterion {
 criterion_group! {
     name = benches;
     config = config();
-    targets = alloc_write_drop, batch64, shared, cross_thread, large, policy_overhead
+    targets = alloc_write_drop, batch64, shared, cross_thread, policy_overhead
 }
 criterion_main!(benches);

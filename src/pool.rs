@@ -457,6 +457,9 @@ pub(crate) struct PoolInner {
     huge: HugeStats,
     /// Released huge mappings kept for reuse.
     huge_cache: HugeCache,
+    /// Most huge bytes alive at once since the last decay tick (the cache
+    /// keeps at most this much).
+    huge_high_water: AtomicUsize,
     trims: SharedCounter,
     trimmed_bytes: SharedCounter,
     closed: AtomicBool,
@@ -479,7 +482,7 @@ pub(crate) struct PoolInner {
 }
 
 /// Recycled huge mappings kept, at most, in chunks' worth of bytes.
-const HUGE_CACHE_CHUNKS: usize = 4;
+const HUGE_CACHE_CHUNKS: usize = 16;
 
 /// Unmaps a huge buffer's mapping and frees its header.
 ///
@@ -527,6 +530,7 @@ impl PoolInner {
             used: CachePadded::new(AtomicUsize::new(0)),
             huge: HugeStats::default(),
             huge_cache: HugeCache::default(),
+            huge_high_water: AtomicUsize::new(0),
             trims: SharedCounter::default(),
             trimmed_bytes: SharedCounter::default(),
             closed: AtomicBool::new(false),
@@ -792,6 +796,8 @@ impl PoolInner {
         self.huge.count.add(1);
         self.huge.active_bytes.add(hdr.memory.len() as u64);
         self.huge.allocations.add(1);
+        self.huge_high_water
+            .fetch_max(self.huge.active_bytes.get() as usize, Relaxed);
         Ok(Region {
             ptr: hdr.base,
             chunk: header,
@@ -810,7 +816,14 @@ impl PoolInner {
         if self.is_closed() {
             return Some(header);
         }
-        let limit = HUGE_CACHE_CHUNKS * self.classes.chunk_size();
+        // Keep no more than was alive at once lately (at least two chunks'
+        // worth, at most HUGE_CACHE_CHUNKS): a trickle parks little, a
+        // steady stream of big buffers enough to never map again.
+        let chunk = self.classes.chunk_size();
+        let limit = self
+            .huge_high_water
+            .load(Relaxed)
+            .clamp(2 * chunk, HUGE_CACHE_CHUNKS * chunk);
         self.huge_cache.put(header, self.epoch(), limit).err()
     }
 
@@ -849,6 +862,8 @@ impl PoolInner {
     /// of chunks nobody allocated from or released into.
     pub(crate) fn decay_tick(&self) -> TrimReport {
         let epoch = self.epoch.fetch_add(1, Relaxed) + 1;
+        self.huge_high_water
+            .store(self.huge.active_bytes.get() as usize, Relaxed);
         let mut report = TrimReport::default();
         // Untouched since `idle_since`: IDLE_TICKS full ticks, at least one
         // period. Nothing qualifies before that many ticks have passed.
