@@ -123,6 +123,47 @@ impl PooledBytes {
     }
 }
 
+impl PooledBytes {
+    /// Splits off `[at, len)` and returns it; `self` keeps `[0, at)`. Both
+    /// share the memory. Panics if `at > len`, like `bytes::Bytes`.
+    ///
+    /// ```
+    /// let pool = tidebuf::Pool::new();
+    /// let mut buf = pool.alloc(16);
+    /// buf.extend_from_slice(b"headbody");
+    /// let mut head = buf.freeze();
+    /// let body = head.split_off(4);
+    /// assert_eq!((&head[..], &body[..]), (&b"head"[..], &b"body"[..]));
+    /// ```
+    #[must_use = "the tail is returned, not kept"]
+    pub fn split_off(&mut self, at: usize) -> PooledBytes {
+        assert!(
+            at <= self.len,
+            "split_off at {at} past the end ({})",
+            self.len
+        );
+        let tail = self.slice(at..);
+        self.len = at;
+        tail
+    }
+
+    /// Splits off `[0, at)` and returns it; `self` keeps `[at, len)`.
+    /// Panics if `at > len`.
+    #[must_use = "the head is returned, not kept"]
+    pub fn split_to(&mut self, at: usize) -> PooledBytes {
+        assert!(
+            at <= self.len,
+            "split_to at {at} past the end ({})",
+            self.len
+        );
+        let head = self.slice(..at);
+        // SAFETY: `at <= len`: the view stays inside the region.
+        self.ptr = unsafe { self.ptr.add(at) };
+        self.len -= at;
+        head
+    }
+}
+
 impl Clone for PooledBytes {
     #[inline]
     fn clone(&self) -> PooledBytes {
