@@ -43,6 +43,8 @@ mod bitmap;
 mod buf;
 mod chunk;
 mod chunk_list;
+#[cfg(feature = "debug-checks")]
+mod debug;
 mod error;
 mod handle;
 mod huge;
@@ -67,6 +69,8 @@ pub struct ReadmeDoctests;
 
 pub use crate::backing::Backing;
 pub use crate::buf::{PooledBytes, PooledBytesMut};
+#[cfg(feature = "debug-checks")]
+pub use crate::debug::Outstanding;
 pub use crate::error::{AllocError, AllocErrorKind, ConfigError};
 pub use crate::metrics::{ArenaMetrics, ByKind, PoolMetrics};
 pub use crate::pool::{Pool, PoolBuilder};

@@ -423,6 +423,16 @@ impl Pool {
         }
     }
 
+    /// Every buffer alive right now: capacity, age, and the allocation
+    /// backtrace when the environment variable `TIDEBUF_LEAK_BACKTRACE=1`
+    /// is set — for buffers kept alive by `mem::forget` or reference
+    /// cycles, as Netty's `ResourceLeakDetector` reports leaks.
+    /// (`debug-checks` feature.)
+    #[cfg(feature = "debug-checks")]
+    pub fn outstanding(&self) -> Vec<crate::Outstanding> {
+        self.inner.tracker.outstanding()
+    }
+
     /// Checks every internal invariant (page runs tile each chunk, subpage
     /// counts match their bitmaps, groups hold every chunk).
     #[cfg(any(test, feature = "debug-checks"))]
@@ -476,6 +486,9 @@ pub(crate) struct PoolInner {
     born: std::time::Instant,
     /// Whether the background trimmer ticks this pool.
     has_trimmer: AtomicBool,
+    /// Live buffers, for `Pool::outstanding`.
+    #[cfg(feature = "debug-checks")]
+    tracker: crate::debug::Tracker,
     /// Arenas in use (the first `active_arenas` of `arenas`); grows on
     /// contention up to `arenas.len()`.
     active_arenas: AtomicUsize,
@@ -540,6 +553,8 @@ impl PoolInner {
             next_decay_ms: AtomicU64::new(0),
             born: std::time::Instant::now(),
             has_trimmer: AtomicBool::new(false),
+            #[cfg(feature = "debug-checks")]
+            tracker: crate::debug::Tracker::default(),
             active_arenas: AtomicUsize::new(1),
         })
     }
@@ -652,7 +667,9 @@ impl PoolInner {
             if let Some(cache) = local::cache(self) {
                 if cache.caches(class) {
                     if let Some(region) = cache.pop(self, class) {
-                        return Ok(PooledBytesMut::new(region, class, self.classes.size(class)));
+                        #[cfg(feature = "debug-checks")]
+                        crate::debug::check(&region, self.classes.size(class), class);
+                        return Ok(self.hand_out(region, class, self.classes.size(class)));
                     }
                 }
                 return self.allocate_slow(size, Some(cache));
@@ -691,10 +708,10 @@ impl PoolInner {
             let kind = match result {
                 Ok(region) => {
                     return Ok(match class {
-                        Some(class) => PooledBytesMut::new(region, class, self.classes.size(class)),
+                        Some(class) => self.hand_out(region, class, self.classes.size(class)),
                         None => {
                             let cap = region.header().memory.len();
-                            PooledBytesMut::new(region, HUGE_CLASS, cap)
+                            self.hand_out(region, HUGE_CLASS, cap)
                         }
                     })
                 }
@@ -718,6 +735,14 @@ impl PoolInner {
                 kind,
             });
         }
+    }
+
+    /// Wraps a region in a buffer (and, with `debug-checks`, tracks it).
+    #[inline(always)]
+    fn hand_out(&self, region: Region, class: ClassIdx, cap: usize) -> PooledBytesMut {
+        #[cfg(feature = "debug-checks")]
+        self.tracker.allocated(&region, cap);
+        PooledBytesMut::new(region, class, cap)
     }
 
     /// A new cache for the calling thread, bound to the least-used arena.
@@ -772,7 +797,19 @@ impl PoolInner {
         let len = self.classes.huge_size(size).ok_or(Refused::OutOfMemory)?;
         let header = match self.huge_cache.take(len) {
             // Already reserved and faulted in: no mmap, no page faults.
-            Some(header) => header,
+            Some(header) => {
+                #[cfg(feature = "debug-checks")]
+                {
+                    // SAFETY: a cached header is alive and ours now.
+                    let hdr = unsafe { header.as_ref() };
+                    let region = Region {
+                        ptr: hdr.base,
+                        chunk: header,
+                    };
+                    crate::debug::check(&region, hdr.memory.len(), HUGE_CLASS);
+                }
+                header
+            }
             None => {
                 if self.reserve(len).is_err() {
                     // Recycled mappings are the first thing to give up.
@@ -1038,6 +1075,18 @@ impl PoolInner {
 /// afterwards.
 #[inline]
 pub(crate) unsafe fn release(region: Region, class: ClassIdx) {
+    #[cfg(feature = "debug-checks")]
+    {
+        // SAFETY: the header outlives the outstanding region.
+        let pool: &PoolInner = &unsafe { region.chunk.as_ref() }.pool;
+        pool.tracker.released(&region, class);
+        let cap = if class == HUGE_CLASS {
+            region.header().memory.len()
+        } else {
+            pool.classes.size(class)
+        };
+        crate::debug::poison(&region, cap);
+    }
     if class != HUGE_CLASS {
         // SAFETY: the header outlives every outstanding region of its chunk;
         // detached from `region` so the region can move below.

@@ -291,6 +291,12 @@ impl ThreadCache {
             let before = entries.len();
             let region =
                 pool.arenas[self.arena() as usize].allocate_fill(pool, class, extra, entries);
+            // Parked entries are checked for poison when handed out: poison
+            // the ones a refill parks, as a release would have.
+            #[cfg(feature = "debug-checks")]
+            for parked in &entries[before..] {
+                crate::debug::poison(parked, pool.classes.size(class));
+            }
             (region, entries.len() - before)
         });
         bin.len.add(added);

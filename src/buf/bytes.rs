@@ -171,6 +171,9 @@ impl Clone for PooledBytes {
         // already keeps the region alive (the `Arc` argument).
         let old = self.refs().fetch_add(1, Relaxed);
         if old >= MAX_REFS {
+            #[cfg(feature = "debug-checks")]
+            panic!("tidebuf: reference count overflow ({old} references to one buffer)");
+            #[cfg(not(feature = "debug-checks"))]
             std::process::abort();
         }
         // The count above records the extra holder; only the last one
@@ -182,7 +185,13 @@ impl Clone for PooledBytes {
 impl Drop for PooledBytes {
     #[inline]
     fn drop(&mut self) {
-        if self.refs().fetch_sub(1, Release) != 1 {
+        let old = self.refs().fetch_sub(1, Release);
+        #[cfg(feature = "debug-checks")]
+        assert!(
+            old != 0,
+            "tidebuf: double release (reference count was already 0)"
+        );
+        if old != 1 {
             return;
         }
         // Pairs with the other holders' Release decrements: their reads of
