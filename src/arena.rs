@@ -522,6 +522,9 @@ impl ArenaState {
                 (self.chunks.len() - 1) as u32
             }
         };
+        // Free pooled memory is unaddressable for ASan until handed out.
+        #[cfg(feature = "asan")]
+        crate::asan::poison(memory.as_ptr().as_ptr(), memory.len());
         let page_shift = pool.classes.page_size().trailing_zeros();
         let header = Box::new(ChunkHeader::new(
             memory,
@@ -663,6 +666,8 @@ pub(crate) unsafe fn destroy_chunk(header: NonNull<ChunkHeader>, committed: usiz
     // SAFETY: per the contract, the header is owned by us now (it was leaked
     // from a `Box` in `add_chunk` and unlinked from the table).
     let header = unsafe { Box::from_raw(header.as_ptr()) };
+    #[cfg(feature = "asan")]
+    crate::asan::unpoison(header.base.as_ptr(), header.memory.len());
     header.pool.unreserve(committed);
     drop(header);
 }

@@ -37,6 +37,8 @@
 #![warn(missing_debug_implementations, unreachable_pub)]
 
 mod arena;
+#[cfg(feature = "asan")]
+mod asan;
 mod backing;
 mod barrier;
 mod bitmap;

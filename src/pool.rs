@@ -506,6 +506,8 @@ const HUGE_CACHE_CHUNKS: usize = 16;
 unsafe fn destroy_huge(header: NonNull<ChunkHeader>) {
     // SAFETY: per the contract, leaked from a `Box` and owned by us now.
     let header = unsafe { Box::from_raw(header.as_ptr()) };
+    #[cfg(feature = "asan")]
+    crate::asan::unpoison(header.base.as_ptr(), header.memory.len());
     header.pool.unreserve(header.memory.len());
     drop(header);
 }
@@ -667,6 +669,8 @@ impl PoolInner {
             if let Some(cache) = local::cache(self) {
                 if cache.caches(class) {
                     if let Some(region) = cache.pop(self, class) {
+                        #[cfg(all(feature = "debug-checks", feature = "asan"))]
+                        crate::asan::unpoison(region.ptr.as_ptr(), self.classes.size(class));
                         #[cfg(feature = "debug-checks")]
                         crate::debug::check(&region, self.classes.size(class), class);
                         return Ok(self.hand_out(region, class, self.classes.size(class)));
@@ -740,6 +744,8 @@ impl PoolInner {
     /// Wraps a region in a buffer (and, with `debug-checks`, tracks it).
     #[inline(always)]
     fn hand_out(&self, region: Region, class: ClassIdx, cap: usize) -> PooledBytesMut {
+        #[cfg(feature = "asan")]
+        crate::asan::unpoison(region.ptr.as_ptr(), cap);
         #[cfg(feature = "debug-checks")]
         self.tracker.allocated(&region, cap);
         PooledBytesMut::new(region, class, cap)

@@ -295,7 +295,12 @@ impl ThreadCache {
             // the ones a refill parks, as a release would have.
             #[cfg(feature = "debug-checks")]
             for parked in &entries[before..] {
-                crate::debug::poison(parked, pool.classes.size(class));
+                let cap = pool.classes.size(class);
+                #[cfg(feature = "asan")]
+                crate::asan::unpoison(parked.ptr.as_ptr(), cap);
+                crate::debug::poison(parked, cap);
+                #[cfg(feature = "asan")]
+                crate::asan::poison(parked.ptr.as_ptr(), cap);
             }
             (region, entries.len() - before)
         });
