@@ -812,6 +812,8 @@ impl PoolInner {
                         ptr: hdr.base,
                         chunk: header,
                     };
+                    #[cfg(feature = "asan")]
+                    crate::asan::unpoison(hdr.base.as_ptr(), hdr.memory.len());
                     crate::debug::check(&region, hdr.memory.len(), HUGE_CLASS);
                 }
                 header
@@ -1092,6 +1094,17 @@ pub(crate) unsafe fn release(region: Region, class: ClassIdx) {
             pool.classes.size(class)
         };
         crate::debug::poison(&region, cap);
+    }
+    #[cfg(feature = "asan")]
+    {
+        // SAFETY: the header outlives the outstanding region.
+        let header = unsafe { region.chunk.as_ref() };
+        let cap = if class == HUGE_CLASS {
+            header.memory.len()
+        } else {
+            header.pool.classes.size(class)
+        };
+        crate::asan::poison(region.ptr.as_ptr(), cap);
     }
     if class != HUGE_CLASS {
         // SAFETY: the header outlives every outstanding region of its chunk;
