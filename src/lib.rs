@@ -54,6 +54,8 @@ mod limit;
 mod local;
 mod metrics;
 mod pool;
+#[cfg(feature = "prometheus")]
+mod prometheus;
 mod region;
 mod size_class;
 mod subpage;
@@ -76,4 +78,6 @@ pub use crate::debug::Outstanding;
 pub use crate::error::{AllocError, AllocErrorKind, ConfigError};
 pub use crate::metrics::{ArenaMetrics, ByKind, PoolMetrics};
 pub use crate::pool::{Pool, PoolBuilder};
+#[cfg(feature = "prometheus")]
+pub use crate::prometheus::PoolCollector;
 pub use crate::trim::{TrimPolicy, TrimReport};
