@@ -120,7 +120,7 @@ impl Collector for PoolCollector {
             None,
             m.huge_buffers,
         )?;
-        let arena_gauges: [(&str, &str, Option<&Unit>, fn(&crate::ArenaMetrics) -> usize); 4] = [
+        let arena_gauges: [ArenaGauge<'_>; 4] = [
             (
                 "tidebuf_arena_threads",
                 "Threads bound to the arena.",
