@@ -87,6 +87,14 @@ fn by_kind(e: &mut DescriptorEncoder<'_>, name: &str, help: &str, v: ByKind) -> 
     Ok(())
 }
 
+/// A per-arena gauge: name, help, unit, and how to read it.
+type ArenaGauge<'u> = (
+    &'static str,
+    &'static str,
+    Option<&'u Unit>,
+    fn(&crate::ArenaMetrics) -> usize,
+);
+
 impl Collector for PoolCollector {
     fn encode(&self, mut e: DescriptorEncoder<'_>) -> Result<(), Error> {
         let m = self.pool.metrics();
