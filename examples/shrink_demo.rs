@@ -271,7 +271,7 @@ fn plot(
     let line = |samples: &[Sample], f: fn(&Sample) -> f64| {
         samples.iter().map(move |s| (s.t, f(s))).collect::<Vec<_>>()
     };
-    let series: [(&str, Vec<(f64, f64)>, RGBColor); 5] = [
+    let series: [Series; 5] = [
         (
             "used, Never",
             line(never, |s| s.used),
