@@ -221,6 +221,9 @@ async fn fetch(addr: std::net::SocketAddr) -> bool {
         .all(|(k, &b)| b == server::pattern_byte(k * 4093))
 }
 
+/// A plotted line: label, points, colour.
+type Series = (&'static str, Vec<(f64, f64)>, RGBColor);
+
 fn write_outputs(
     dir: &std::path::Path,
     never: &[Sample],
