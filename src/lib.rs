@@ -21,6 +21,16 @@
 //! assert!(m.used_bytes >= m.active_bytes + m.cached_bytes);
 //! ```
 //!
+//! # Features
+//!
+//! | feature | adds |
+//! |---|---|
+//! | `prometheus` | `PoolCollector` for a `prometheus_client` registry |
+//! | `debug-checks` | poison checked on reuse, double-release and refcount-overflow panics, `Pool::outstanding()` leak tracker, `Pool::validate()` |
+//! | `asan` | free pooled memory poisoned for AddressSanitizer (nightly, `-Zsanitizer=address`) |
+//!
+//! Without them none of this costs anything on the hot path.
+//!
 //! See `docs/design.md` in the repository for how a request flows through
 //! size classes, arenas, chunks and subpages.
 //!
