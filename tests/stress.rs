@@ -17,16 +17,8 @@ const THREADS: usize = 4;
 const CAP: usize = 48 << 20;
 const CHUNK: usize = 1 << 20;
 
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-}
+mod common;
+use common::Rng;
 
 /// A size over all classes: tiny, small, normal, chunk-sized and huge.
 fn size(rng: &mut Rng) -> usize {

@@ -30,19 +30,8 @@ struct Figures {
     requests: usize,
 }
 
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-    fn range(&mut self, lo: u64, hi: u64) -> u64 {
-        lo + self.next() % (hi - lo + 1)
-    }
-}
+mod common;
+use common::Rng;
 
 fn serve(pool: &Pool, shape: Shape, rng: &mut Rng) {
     let total = rng.range(1 << 20, 5 << 20) as usize;
