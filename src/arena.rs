@@ -34,7 +34,7 @@ use crate::pool::PoolInner;
 use crate::region::Region;
 use crate::size_class::{ClassIdx, Kind};
 use crate::subpage::{Subpage, NOT_AVAIL};
-use crate::sync::atomic::{AtomicU64, AtomicUsize, Ordering::Relaxed};
+use crate::sync::atomic::AtomicUsize;
 use crate::sync::Mutex;
 use std::ptr::NonNull;
 
@@ -56,9 +56,6 @@ pub(crate) struct Arena {
     pub(crate) threads: AtomicUsize,
     /// Counters, read lock-free.
     pub(crate) stats: ArenaStats,
-    /// Times a thread found the lock taken: the signal that grows the
-    /// number of arenas in use (see `PoolInner::spread`).
-    pub(crate) contended: AtomicU64,
     state: Mutex<ArenaState>,
 }
 
@@ -139,7 +136,6 @@ impl Arena {
         Arena {
             index,
             threads: AtomicUsize::new(0),
-            contended: AtomicU64::new(0),
             stats: ArenaStats::default(),
             state: Mutex::new(ArenaState {
                 chunks: Vec::new(),
@@ -151,13 +147,14 @@ impl Arena {
         }
     }
 
-    /// Takes the lock, counting a contention if it was held.
+    /// Takes the lock; a thread that finds it held notes the contention
+    /// (thread-locally: it is that thread's signal to move, see
+    /// `PoolInner::spread`).
     #[inline]
     fn lock(&self) -> crate::sync::MutexGuard<'_, ArenaState> {
         match self.state.try_lock() {
             Some(guard) => guard,
             None => {
-                self.contended.fetch_add(1, Relaxed);
                 crate::local::note_contention();
                 self.state.lock()
             }
