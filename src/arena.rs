@@ -41,8 +41,14 @@ use std::ptr::NonNull;
 /// Why an arena could not serve a request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Refused {
-    /// A new chunk would exceed `max_memory`.
-    OverLimit,
+    /// Reserving `needed` more bytes would take `used` past `max_memory`.
+    OverLimit {
+        /// `used_bytes` the refusal was decided on.
+        used: usize,
+        /// Bytes the request needed to reserve (a chunk, recommitted
+        /// pages, a huge mapping).
+        needed: usize,
+    },
     /// The system refused a new chunk.
     OutOfMemory,
 }
@@ -459,7 +465,9 @@ impl ArenaState {
             return Ok(());
         }
         let bytes = count * pool.classes.page_size();
-        pool.reserve(bytes).map_err(|_| Refused::OverLimit)?;
+        pool.reserve(bytes)?;
+        // The kernel faults the pages in on first write, after this.
+        pool.holds_memory(bytes);
         let chunk = self.chunk_mut(slot);
         range.for_each(|p| chunk.purged.clear(p));
         chunk.purged_pages -= count as u32;
@@ -488,14 +496,23 @@ impl ArenaState {
                     p += 1;
                 }
                 let bytes = (p - from) as usize * page;
-                if header.memory.purge(from as usize * page, bytes) {
-                    (from..p).for_each(|q| chunk.purged.set(q as usize));
-                    chunk.purged_pages += p - from;
-                    purged += bytes;
+                let advised = header
+                    .memory
+                    .purge(from as usize * page, bytes, pool.config.os_page);
+                if let Some((offset, len)) = advised {
+                    // Only pool pages wholly inside the advised range are
+                    // zeroed (all of them: a built pool's page is a multiple
+                    // of the OS page, see `PoolBuilder::build`).
+                    let first = offset.div_ceil(page) as u32;
+                    let end = ((offset + len) / page) as u32;
+                    (first..end).for_each(|q| chunk.purged.set(q as usize));
+                    chunk.purged_pages += end.saturating_sub(first);
+                    purged += end.saturating_sub(first) as usize * page;
                 }
             }
         }
         arena.stats.used_bytes.sub(purged);
+        pool.released_memory(purged);
         purged
     }
 
@@ -505,12 +522,13 @@ impl ArenaState {
 
     fn add_chunk(&mut self, arena: &Arena, pool: &PoolInner) -> Result<u32, Refused> {
         let size = pool.classes.chunk_size();
-        pool.reserve(size).map_err(|_| Refused::OverLimit)?;
+        pool.reserve(size)?;
         let Some(memory) = Memory::allocate(pool.config.backing, size, pool.classes.page_size())
         else {
             pool.unreserve(size);
             return Err(Refused::OutOfMemory);
         };
+        pool.holds_memory(size);
         let pages = (size / pool.classes.page_size()) as u32;
         let slot = match self.free_slots.pop() {
             Some(slot) => slot,
@@ -665,8 +683,15 @@ pub(crate) unsafe fn destroy_chunk(header: NonNull<ChunkHeader>, committed: usiz
     let header = unsafe { Box::from_raw(header.as_ptr()) };
     #[cfg(feature = "asan")]
     crate::asan::unpoison(header.base.as_ptr(), header.memory.len());
-    header.pool.unreserve(committed);
-    drop(header);
+    let ChunkHeader { memory, pool, .. } = *header;
+    // Unmap first, then give the bytes back to the cap: `max_memory` is a
+    // promise about memory the process holds, so no other thread may map a
+    // new chunk in its place while this one still exists. The pool goes
+    // last (this may free it).
+    drop(memory);
+    pool.released_memory(committed);
+    pool.unreserve(committed);
+    drop(pool);
 }
 
 /// Counter helpers used above.

@@ -57,10 +57,21 @@ pub enum AllocErrorKind {
     /// The request exceeds `isize::MAX` bytes (no Rust allocation may).
     TooLarge,
     /// Serving the request would take `used_bytes` over `max_memory`, even
-    /// after trimming what could be trimmed.
+    /// after trimming what could be trimmed: `used + needed > limit`.
+    ///
+    /// `used` is the figure the refusal was decided on, read in the same
+    /// atomic step that refused the reservation, after the pool had made
+    /// what room it could. With no other thread allocating or releasing,
+    /// [`PoolMetrics::used_bytes`](crate::PoolMetrics::used_bytes) read
+    /// right after shows the same figure; with others, it may have moved
+    /// since (reservations are taken and given back concurrently).
     OverLimit {
-        /// `used_bytes` when the request was refused.
+        /// `used_bytes` the refusal was decided on.
         used: usize,
+        /// Bytes the request needed to reserve: a whole chunk when no
+        /// chunk had room for a pooled size, purged pages to recommit, or
+        /// the mapping of a huge buffer (its page-rounded size).
+        needed: usize,
         /// The configured `max_memory`.
         limit: usize,
     },
@@ -91,9 +102,14 @@ impl fmt::Display for AllocError {
         write!(f, "allocation of {} bytes failed: ", self.requested)?;
         match self.kind {
             AllocErrorKind::TooLarge => write!(f, "larger than isize::MAX"),
-            AllocErrorKind::OverLimit { used, limit } => {
-                write!(f, "max_memory reached (used {used} of limit {limit} bytes)")
-            }
+            AllocErrorKind::OverLimit {
+                used,
+                needed,
+                limit,
+            } => write!(
+                f,
+                "max_memory reached (used {used} of limit {limit} bytes, {needed} more needed)"
+            ),
             AllocErrorKind::OutOfMemory => write!(f, "the system refused memory"),
         }
     }

@@ -12,6 +12,12 @@
 //! little waste — already faulted in. The trim policy gives idle mappings
 //! back like everything else, and they are the first thing dropped when
 //! `max_memory` needs room.
+//!
+//! Closing the pool closes the cache under its lock: from then on `put`
+//! refuses, so a release racing the close either parks before the close
+//! drains (and is drained with the rest) or is refused and unmapped by the
+//! releaser. A mapping parked after the drain would keep the pool alive
+//! through its header forever (pool → cache → header → pool).
 
 use crate::arena::Scope;
 use crate::chunk::ChunkHeader;
@@ -31,6 +37,8 @@ pub(crate) struct HugeCache {
 struct Entries {
     list: Vec<(NonNull<ChunkHeader>, u64)>,
     bytes: usize,
+    /// Set by `close`: nothing is parked any more.
+    closed: bool,
 }
 
 // SAFETY: the headers are owned allocations (from `Box::leak`) that only
@@ -63,7 +71,7 @@ impl HugeCache {
     ) -> Result<(), NonNull<ChunkHeader>> {
         let len = mapping_len(header);
         let mut e = self.inner.lock();
-        if e.list.len() >= MAX_ENTRIES || e.bytes + len > limit {
+        if e.closed || e.list.len() >= MAX_ENTRIES || e.bytes + len > limit {
             return Err(header);
         }
         e.bytes += len;
@@ -87,6 +95,15 @@ impl HugeCache {
             }
         }
         out
+    }
+
+    /// Refuses every later `put` and removes every mapping, under one lock;
+    /// the caller unmaps them.
+    pub(crate) fn close(&self) -> Vec<NonNull<ChunkHeader>> {
+        let mut e = self.inner.lock();
+        e.closed = true;
+        e.bytes = 0;
+        e.list.drain(..).map(|(h, _)| h).collect()
     }
 
     /// Bytes held.

@@ -7,6 +7,14 @@
 //!  used ≥ active + cached, at every quiescent snapshot
 //! ```
 //!
+//! How the series add up, at any snapshot taken while no thread allocates
+//! or releases (while they do, each counter is exact but they are read a
+//! moment apart):
+//! - `used = Σ arena used + huge_bytes` (chunks, plus huge mappings);
+//! - `active = Σ arena active + live huge bytes`;
+//! - `cached = Σ arena cached + recycled huge bytes`;
+//! - per arena, `used ≥ active + cached`.
+//!
 //! Counters live where they are written — per arena (written under the
 //! arena lock), per pool for huge buffers — and [`Pool::metrics`] sums them,
 //! reading atomics only: it never blocks an allocation.
@@ -97,13 +105,13 @@ pub struct ArenaMetrics {
     pub threads: usize,
     /// Chunks it holds.
     pub chunks: usize,
-    /// Bytes of its chunks held from the OS.
+    /// Bytes of its chunks held from the OS (committed, not purged).
     pub used_bytes: usize,
-    /// Size-class capacity it has handed out and not got back — to live
-    /// buffers and to thread caches alike (a cached region may sit in any
-    /// thread's cache, so the pool-wide `active_bytes` is where caches are
-    /// subtracted).
+    /// Size-class capacity of live buffers cut from its chunks.
     pub active_bytes: usize,
+    /// Free regions of its chunks parked in thread caches (any thread's: a
+    /// buffer is cached by the thread that releases it).
+    pub cached_bytes: usize,
 }
 
 /// A snapshot of a pool's counters; see the crate docs for how to read them.
@@ -132,6 +140,9 @@ pub struct PoolMetrics {
     pub chunks: usize,
     /// Huge buffers held.
     pub huge_buffers: usize,
+    /// Bytes of huge mappings held: live huge buffers and recycled mappings
+    /// kept for reuse. The part of `used_bytes` that no arena holds.
+    pub huge_bytes: usize,
     /// Allocations so far.
     pub allocations: ByKind,
     /// Deallocations so far.

@@ -48,7 +48,41 @@ pub(crate) struct Config {
     pub(crate) backing: Backing,
     pub(crate) trim_policy: TrimPolicy,
     pub(crate) background_trimmer: bool,
+    /// The OS page size (what `madvise` works in).
+    pub(crate) os_page: usize,
 }
+
+/// The machine a pool is built for: its OS page size and CPU count. Read
+/// from the system, or (in the crate's own tests) simulated, so that a
+/// 16 KiB-page or 4096-CPU machine can be tested on any machine.
+#[derive(Debug, Clone, Copy)]
+struct Machine {
+    os_page: usize,
+    cpus: usize,
+}
+
+impl Machine {
+    fn this() -> Machine {
+        Machine {
+            os_page: crate::backing::os_page_size(),
+            cpus: std::thread::available_parallelism().map_or(1, |n| n.get()),
+        }
+    }
+
+    /// Default page size: 8 KiB, or the OS page if larger (an mmap-backed
+    /// page must be whole OS pages; see `build`).
+    fn default_page(self) -> usize {
+        DEFAULT_PAGE.max(self.os_page).min(MAX_PAGE)
+    }
+
+    /// Default arena count: 2 × CPUs, within what a pool can have.
+    fn default_arenas(self) -> usize {
+        self.cpus.saturating_mul(2).clamp(1, MAX_ARENAS)
+    }
+}
+
+const DEFAULT_PAGE: usize = 8 << 10;
+const DEFAULT_CHUNK: usize = 4 << 20;
 
 /// Builds a [`Pool`]; every setting has a default (SPEC §4).
 ///
@@ -69,8 +103,9 @@ pub(crate) struct Config {
 #[must_use]
 pub struct PoolBuilder {
     arenas: Option<usize>,
-    page_size: usize,
-    chunk_size: usize,
+    page_size: Option<usize>,
+    chunk_size: Option<usize>,
+    machine: Machine,
     cache: CacheConfig,
     max_memory: Option<usize>,
     backing: Backing,
@@ -83,8 +118,9 @@ impl Default for PoolBuilder {
     fn default() -> Self {
         PoolBuilder {
             arenas: None,
-            page_size: 8 << 10,
-            chunk_size: 4 << 20,
+            page_size: None,
+            chunk_size: None,
+            machine: Machine::this(),
             cache: CacheConfig {
                 enabled: true,
                 small_entries: 256,
@@ -102,23 +138,35 @@ impl Default for PoolBuilder {
 }
 
 impl PoolBuilder {
-    /// Most arenas the pool uses (default: 2 × available cores).
+    /// Most arenas the pool uses, 1 to 4096 (default: 2 × available cores,
+    /// at most 4096).
     pub fn arenas(mut self, n: usize) -> Self {
         self.arenas = Some(n);
         self
     }
 
-    /// Page size: a power of two from 4 KiB to 1 MiB (default 8 KiB).
+    /// Page size: a power of two from 4 KiB to 1 MiB, and with
+    /// [`Backing::Mmap`] at least the OS page (default: 8 KiB, or the OS
+    /// page where that is larger — 16 KiB or 64 KiB on some aarch64 and
+    /// ppc64le kernels). Free pages are given back to the OS a pool page
+    /// at a time, and the OS can only take whole OS pages.
     pub fn page_size(mut self, bytes: usize) -> Self {
-        self.page_size = bytes;
+        self.page_size = Some(bytes);
         self
     }
 
     /// Chunk size: `page_size × 2^k` with k ≥ 3, from 128 KiB to 1 GiB
-    /// (default 4 MiB).
+    /// (default 4 MiB, or 8 pages where the page is above 512 KiB).
     /// Requests above it are huge: served by a mapping of their own.
     pub fn chunk_size(mut self, bytes: usize) -> Self {
-        self.chunk_size = bytes;
+        self.chunk_size = Some(bytes);
+        self
+    }
+
+    /// Builds for a simulated machine (the crate's own tests).
+    #[cfg(test)]
+    fn simulate(mut self, os_page: usize, cpus: usize) -> Self {
+        self.machine = Machine { os_page, cpus };
         self
     }
 
@@ -200,13 +248,12 @@ impl PoolBuilder {
 
     /// Checks every setting and builds the pool.
     pub fn build(mut self) -> Result<Pool, ConfigError> {
-        let arenas = self
-            .arenas
-            .unwrap_or_else(|| 2 * std::thread::available_parallelism().map_or(1, |n| n.get()));
+        let machine = self.machine;
+        let arenas = self.arenas.unwrap_or_else(|| machine.default_arenas());
         if arenas == 0 || arenas > MAX_ARENAS {
             return Err(ConfigError::new("arenas", arenas, "1..=4096"));
         }
-        let page = self.page_size;
+        let page = self.page_size.unwrap_or_else(|| machine.default_page());
         if !page.is_power_of_two() || !(MIN_PAGE..=MAX_PAGE).contains(&page) {
             return Err(ConfigError::new(
                 "page_size",
@@ -214,7 +261,18 @@ impl PoolBuilder {
                 "a power of two in 4096..=1048576",
             ));
         }
-        let chunk = self.chunk_size;
+        if self.backing == Backing::Mmap && page < machine.os_page {
+            // A purge of one free pool page would zero the whole OS page
+            // around it, live neighbours included.
+            return Err(ConfigError::new(
+                "page_size",
+                page,
+                "with Backing::Mmap, at least the OS page size (sysconf(_SC_PAGESIZE))",
+            ));
+        }
+        let chunk = self
+            .chunk_size
+            .unwrap_or_else(|| DEFAULT_CHUNK.max(8 * page));
         let chunk_ok = chunk.is_power_of_two()
             && chunk >= 8 * page
             && (MIN_CHUNK..=MAX_CHUNK).contains(&chunk)
@@ -276,6 +334,7 @@ impl PoolBuilder {
             backing: self.backing,
             trim_policy: self.trim_policy,
             background_trimmer: self.background_trimmer,
+            os_page: machine.os_page,
         };
         let inner = PoolInner::new(config, SizeClasses::new(page, chunk));
         if let (TrimPolicy::Decay { idle }, true) =
@@ -327,11 +386,23 @@ impl Default for Pool {
 }
 
 impl Pool {
-    /// A pool with every default setting.
+    /// A pool with every default setting. Never panics: the defaults
+    /// follow the machine (the page size its OS page, the arena count its
+    /// CPUs, both within their bounds).
     pub fn new() -> Pool {
-        PoolBuilder::default()
-            .build()
-            .expect("the default settings are valid")
+        Pool::with_defaults_for(PoolBuilder::default())
+    }
+
+    /// The default pool for the machine `defaults` was made for.
+    fn with_defaults_for(defaults: PoolBuilder) -> Pool {
+        defaults.clone().build().unwrap_or_else(|_| {
+            // Only an OS page above the largest pool page (1 MiB) gets here;
+            // heap backing has no page constraint.
+            defaults
+                .backing(Backing::Heap)
+                .build()
+                .expect("the default settings with heap backing are valid")
+        })
     }
 
     /// A builder to change settings.
@@ -345,6 +416,13 @@ impl Pool {
         &self.inner
     }
 
+    /// A weak reference to the shared state: the models check that it is
+    /// freed once nothing uses the pool any more.
+    #[cfg(tidebuf_loom)]
+    pub(crate) fn inner_weak(&self) -> Weak<PoolInner> {
+        Arc::downgrade(&self.inner)
+    }
+
     fn from_inner(inner: Arc<PoolInner>) -> Pool {
         Pool {
             _close: Arc::new(CloseOnDrop(inner.clone())),
@@ -354,9 +432,14 @@ impl Pool {
 
     /// An empty buffer with room for at least `capacity` bytes.
     ///
-    /// Like `Vec::with_capacity`: panics if `capacity > isize::MAX` and
-    /// aborts through [`std::alloc::handle_alloc_error`] if memory is refused
-    /// (including by `max_memory`). [`Pool::try_alloc`] reports instead.
+    /// # Panics
+    /// If `capacity > isize::MAX` ("capacity overflow", like
+    /// `Vec::with_capacity`), and if `max_memory` refuses the memory: the
+    /// panic message names `max_memory`, used and limit, and the panic
+    /// unwinds, so a task that hits the cap dies and the process lives.
+    /// Only a refusal by the OS aborts, through
+    /// [`std::alloc::handle_alloc_error`], as std does. [`Pool::try_alloc`]
+    /// reports all three as an [`AllocError`] instead.
     #[inline(always)]
     pub fn alloc(&self, capacity: usize) -> PooledBytesMut {
         match self.try_alloc(capacity) {
@@ -405,8 +488,11 @@ impl Pool {
         self.inner.config.arenas
     }
 
-    /// The capacity a request of `size` bytes gets: its size class, or the
-    /// page-rounded size for huge requests. `None` above `isize::MAX`.
+    /// The capacity a request of `size` bytes gets: its size class, or for
+    /// a huge request at least the page-rounded size — a recycled mapping
+    /// it may get instead can be up to 1.25× that (the buffer's
+    /// [`capacity`](crate::PooledBytesMut::capacity) says exactly).
+    /// `None` above `isize::MAX`.
     ///
     /// ```
     /// let pool = tidebuf::Pool::new();
@@ -443,13 +529,22 @@ impl Pool {
     }
 }
 
-/// Vec-like failure: "capacity overflow" panic above `isize::MAX`, else
-/// `handle_alloc_error`.
+/// Failure on an infallible path (`alloc`, `reserve`, `BufMut`, …):
+/// - above `isize::MAX`, a "capacity overflow" panic, as `Vec`;
+/// - refused by `max_memory`, a panic naming the cap: it unwinds, so the
+///   task or request that hit the cap dies and the process lives — the cap
+///   exists to stop a process from being killed for memory;
+/// - refused by the OS, `handle_alloc_error` (an abort), as std does.
 #[cold]
+#[track_caller]
 pub(crate) fn alloc_failed(err: AllocError) -> ! {
     match err.kind {
         AllocErrorKind::TooLarge => panic!("capacity overflow: {err}"),
-        _ => std::alloc::handle_alloc_error(
+        AllocErrorKind::OverLimit { .. } => panic!(
+            "tidebuf: {err}; the pool's max_memory refused it \
+             (use try_alloc / try_reserve to handle the refusal)"
+        ),
+        AllocErrorKind::OutOfMemory => std::alloc::handle_alloc_error(
             std::alloc::Layout::from_size_align(err.requested, 1)
                 .unwrap_or(std::alloc::Layout::new::<u8>()),
         ),
@@ -486,12 +581,47 @@ pub(crate) struct PoolInner {
     born: std::time::Instant,
     /// Whether the background trimmer ticks this pool.
     has_trimmer: AtomicBool,
+    /// Live `borrowed()` guards, for the check in `Drop`.
+    #[cfg(any(test, feature = "debug-checks"))]
+    borrows: AtomicUsize,
+    /// Bytes of memory actually held (mapped or committed), for the check
+    /// that the cap holds in real memory (`holds_memory`).
+    #[cfg(any(test, feature = "debug-checks"))]
+    held: AtomicUsize,
     /// Live buffers, for `Pool::outstanding`.
     #[cfg(feature = "debug-checks")]
     tracker: crate::debug::Tracker,
     /// Arenas in use (the first `active_arenas` of `arenas`); grows on
     /// contention up to `arenas.len()`.
     active_arenas: AtomicUsize,
+}
+
+/// See [`PoolInner::borrowed`]. Without the checks it does nothing.
+#[cfg_attr(not(any(test, feature = "debug-checks")), allow(dead_code))]
+struct BorrowGuard<'a>(&'a PoolInner);
+
+impl Drop for BorrowGuard<'_> {
+    #[inline]
+    fn drop(&mut self) {
+        #[cfg(any(test, feature = "debug-checks"))]
+        self.0.borrows.fetch_sub(1, Relaxed);
+    }
+}
+
+#[cfg(any(test, feature = "debug-checks"))]
+impl Drop for PoolInner {
+    fn drop(&mut self) {
+        // A read-modify-write reads the latest count even where the model
+        // checker cannot see the synchronisation of the last `Arc` drop.
+        let borrows = self.borrows.fetch_add(0, Relaxed);
+        // Not while unwinding from another failure: one report is enough.
+        if !std::thread::panicking() {
+            assert_eq!(
+                borrows, 0,
+                "the pool was freed while a method borrowing it was still running"
+            );
+        }
+    }
 }
 
 /// Recycled huge mappings kept, at most, in chunks' worth of bytes.
@@ -508,8 +638,14 @@ unsafe fn destroy_huge(header: NonNull<ChunkHeader>) {
     let header = unsafe { Box::from_raw(header.as_ptr()) };
     #[cfg(feature = "asan")]
     crate::asan::unpoison(header.base.as_ptr(), header.memory.len());
-    header.pool.unreserve(header.memory.len());
-    drop(header);
+    let ChunkHeader { memory, pool, .. } = *header;
+    let len = memory.len();
+    // Unmap, then give back the reservation, then the pool (as in
+    // `destroy_chunk`: the cap covers memory the process holds).
+    drop(memory);
+    pool.released_memory(len);
+    pool.unreserve(len);
+    drop(pool);
 }
 
 /// Lock contentions a thread meets, within one window, before it moves.
@@ -520,6 +656,12 @@ const SPREAD_WINDOW: u32 = 64;
 /// How often the decay policy runs for an idle period `idle`.
 fn decay_tick_interval(idle: std::time::Duration) -> std::time::Duration {
     (idle / IDLE_TICKS as u32).max(std::time::Duration::from_millis(1))
+}
+
+/// Whole milliseconds in `d`, saturating at `u64::MAX` (about 585 million
+/// years, which no decay period in a real process reaches).
+fn saturating_ms(d: std::time::Duration) -> u64 {
+    u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
 }
 
 /// Ticks per decay period: memory is given back after it stayed unused for
@@ -555,10 +697,26 @@ impl PoolInner {
             next_decay_ms: AtomicU64::new(0),
             born: std::time::Instant::now(),
             has_trimmer: AtomicBool::new(false),
+            #[cfg(any(test, feature = "debug-checks"))]
+            held: AtomicUsize::new(0),
+            #[cfg(any(test, feature = "debug-checks"))]
+            borrows: AtomicUsize::new(0),
             #[cfg(feature = "debug-checks")]
             tracker: crate::debug::Tracker::default(),
             active_arenas: AtomicUsize::new(1),
         })
+    }
+
+    /// Marks `&self` as borrowed by a method that destroys chunks or huge
+    /// mappings — each of which drops a pool reference — until the guard
+    /// drops. With the crate's checks on, the pool's destructor asserts that
+    /// no such borrow is live: the last reference must never go while a
+    /// `&PoolInner` still points at the pool.
+    #[inline]
+    fn borrowed(&self) -> BorrowGuard<'_> {
+        #[cfg(any(test, feature = "debug-checks"))]
+        self.borrows.fetch_add(1, Relaxed);
+        BorrowGuard(self)
     }
 
     /// A strong reference for a new chunk or huge buffer.
@@ -576,10 +734,11 @@ impl PoolInner {
         self.closed.load(Relaxed)
     }
 
-    /// Reserves `bytes` of `used_bytes`, failing (with the current figure)
-    /// if that would pass `max_memory`. One atomic update, so two threads
-    /// can never both squeeze under the cap.
-    pub(crate) fn reserve(&self, bytes: usize) -> Result<(), usize> {
+    /// Reserves `bytes` of `used_bytes` before memory is mapped or
+    /// committed, failing if that would pass `max_memory` — with the figure
+    /// the refusal was decided on. One atomic update, so two threads can
+    /// never both squeeze under the cap.
+    pub(crate) fn reserve(&self, bytes: usize) -> Result<(), Refused> {
         match self.config.max_memory {
             None => {
                 self.used.fetch_add(bytes, Relaxed);
@@ -590,12 +749,43 @@ impl PoolInner {
                 .fetch_update(Relaxed, Relaxed, |used| {
                     used.checked_add(bytes).filter(|&n| n <= limit)
                 })
-                .map(drop),
+                .map(drop)
+                .map_err(|used| Refused::OverLimit {
+                    used,
+                    needed: bytes,
+                }),
         }
     }
 
+    /// Gives back a reservation, after its memory was unmapped or purged.
     pub(crate) fn unreserve(&self, bytes: usize) {
         self.used.fetch_sub(bytes, Relaxed);
+    }
+
+    /// Memory was just mapped or committed under a reservation. With the
+    /// crate's checks on, counts it and checks the cap holds for memory
+    /// itself, not only for the reservation counter.
+    #[inline]
+    pub(crate) fn holds_memory(&self, bytes: usize) {
+        #[cfg(any(test, feature = "debug-checks"))]
+        {
+            let held = self.held.fetch_add(bytes, Relaxed) + bytes;
+            if let Some(limit) = self.config.max_memory {
+                assert!(
+                    held <= limit,
+                    "memory held ({held}) passed max_memory ({limit})"
+                );
+            }
+        }
+        let _ = bytes;
+    }
+
+    /// Memory was just unmapped or purged (before its reservation goes).
+    #[inline]
+    pub(crate) fn released_memory(&self, bytes: usize) {
+        #[cfg(any(test, feature = "debug-checks"))]
+        self.held.fetch_sub(bytes, Relaxed);
+        let _ = bytes;
     }
 
     /// Binds the calling thread to the arena with the fewest threads.
@@ -719,7 +909,7 @@ impl PoolInner {
                         }
                     })
                 }
-                Err(Refused::OverLimit) if !trimmed => {
+                Err(Refused::OverLimit { .. }) if !trimmed => {
                     // Make room, then try once more: recycled huge mappings
                     // go first; only if that frees nothing, trim everything.
                     if self.drop_huge_cache(Scope::All) == 0 {
@@ -728,8 +918,9 @@ impl PoolInner {
                     }
                     continue;
                 }
-                Err(Refused::OverLimit) => AllocErrorKind::OverLimit {
-                    used: self.used.load(Relaxed),
+                Err(Refused::OverLimit { used, needed }) => AllocErrorKind::OverLimit {
+                    used,
+                    needed,
                     limit: self.config.max_memory.unwrap_or(usize::MAX),
                 },
                 Err(Refused::OutOfMemory) => AllocErrorKind::OutOfMemory,
@@ -776,16 +967,32 @@ impl PoolInner {
         local::unbind(self, cache);
     }
 
-    /// Releases a region straight to its arena (counted): the owner's cache
-    /// is being trimmed at this instant.
+    /// Releases a (non-huge) region of this pool straight to its arena,
+    /// counted as a deallocation: the owner's cache is being trimmed at this
+    /// instant, or the pool is closed.
+    ///
+    /// The caller holds a strong reference to this pool for the whole call
+    /// (`release_through_cache`, `release_closed`): the chunk destroyed here
+    /// may hold another, and `&self` must stay valid until we return.
     pub(crate) fn free_direct(&self, region: Region, class: ClassIdx) {
-        // SAFETY: the caller hands over an outstanding region it owns.
-        unsafe { release_slow(region, class) };
+        let _borrowed = self.borrowed();
+        let arena = region.header().arena as usize;
+        if let Some((chunk, committed)) = self.arenas[arena].free(self, region, class, true) {
+            // SAFETY: `free` unlinked it and handed it to us; destroyed once.
+            // Its pool reference is not the last: the caller holds one.
+            unsafe { destroy_chunk(chunk, committed) };
+        }
     }
 
     /// Returns regions to their arenas (one lock per run of same-arena
     /// regions), not counted as deallocations: thread-cache flushes.
+    ///
+    /// Every caller holds a strong reference to this pool across the call
+    /// (a `Pool` handle, the trimmer's or a thread exit's upgraded `Weak`,
+    /// `release_through_cache`'s own, or an outstanding buffer being grown,
+    /// whose chunk is not among those emptied here).
     pub(crate) fn free_uncounted(&self, class: ClassIdx, regions: impl Iterator<Item = Region>) {
+        let _borrowed = self.borrowed();
         let mut regions = regions.peekable();
         let mut doomed = Vec::new();
         while let Some(first) = regions.peek() {
@@ -793,8 +1000,8 @@ impl PoolInner {
             self.arenas[arena].free_run_of(self, class, &mut regions, &mut doomed);
         }
         for (chunk, committed) in doomed {
-            // SAFETY: unlinked by `free_run_of`; `self` stays alive because
-            // the caller (a cache owner) holds a pool reference.
+            // SAFETY: unlinked by `free_run_of`, destroyed once; its pool
+            // reference is not the last, since the caller holds one (above).
             unsafe { destroy_chunk(chunk, committed) };
         }
     }
@@ -819,11 +1026,12 @@ impl PoolInner {
                 header
             }
             None => {
-                if self.reserve(len).is_err() {
+                if let Err(refused) = self.reserve(len) {
                     // Recycled mappings are the first thing to give up.
-                    if self.drop_huge_cache(Scope::All) == 0 || self.reserve(len).is_err() {
-                        return Err(Refused::OverLimit);
+                    if self.drop_huge_cache(Scope::All) == 0 {
+                        return Err(refused);
                     }
+                    self.reserve(len)?;
                 }
                 let Some(memory) =
                     Memory::allocate(self.config.backing, len, self.classes.page_size())
@@ -831,6 +1039,7 @@ impl PoolInner {
                     self.unreserve(len);
                     return Err(Refused::OutOfMemory);
                 };
+                self.holds_memory(len);
                 let shift = self.classes.page_size().trailing_zeros();
                 let header = ChunkHeader::new(memory, 1, shift, HUGE_ARENA, 0, self.strong());
                 NonNull::from(Box::leak(Box::new(header)))
@@ -858,9 +1067,8 @@ impl PoolInner {
         self.huge.count.sub(1);
         self.huge.active_bytes.sub(len as u64);
         self.huge.deallocations.add(1);
-        if self.is_closed() {
-            return Some(header);
-        }
+        // Whether the pool is closed is decided by `put`, under the cache's
+        // lock (see huge.rs): a closed cache refuses.
         // Keep no more than was alive at once lately (at least two chunks'
         // worth, at most HUGE_CACHE_CHUNKS): a trickle parks little, a
         // steady stream of big buffers enough to never map again.
@@ -874,6 +1082,7 @@ impl PoolInner {
 
     /// Unmaps the recycled huge mappings `scope` covers; returns the bytes.
     fn drop_huge_cache(&self, scope: Scope) -> usize {
+        let _borrowed = self.borrowed();
         let mut bytes = 0;
         for header in self.huge_cache.drain(scope) {
             // SAFETY: drained from the cache: owned here, destroyed once.
@@ -941,13 +1150,13 @@ impl PoolInner {
         if self.has_trimmer.load(Relaxed) {
             return;
         }
-        let now = self.born.elapsed().as_millis() as u64;
+        let now = saturating_ms(self.born.elapsed());
         let due = self.next_decay_ms.load(Relaxed);
-        let tick = decay_tick_interval(idle).as_millis() as u64;
+        let tick = saturating_ms(decay_tick_interval(idle));
         if now >= due
             && self
                 .next_decay_ms
-                .compare_exchange(due, now + tick, Relaxed, Relaxed)
+                .compare_exchange(due, now.saturating_add(tick), Relaxed, Relaxed)
                 .is_ok()
         {
             self.decay_tick();
@@ -979,6 +1188,7 @@ impl PoolInner {
     }
 
     fn trim_arenas(&self, scope: Scope) -> TrimReport {
+        let _borrowed = self.borrowed();
         let mut report = TrimReport {
             bytes_released: self.drop_huge_cache(scope),
             ..TrimReport::default()
@@ -1009,6 +1219,12 @@ impl PoolInner {
         for cache in self.caches.lock().0.iter() {
             cache.closed.store(true, Relaxed);
         }
+        for header in self.huge_cache.close() {
+            // SAFETY: removed from the cache: owned here, destroyed once;
+            // the closing handle holds a pool reference, so the header's is
+            // not the last.
+            unsafe { destroy_huge(header) };
+        }
         self.trim_now();
     }
 
@@ -1019,6 +1235,7 @@ impl PoolInner {
             cached_bytes: 0,
             chunks: 0,
             huge_buffers: self.huge.count.get() as usize,
+            huge_bytes: 0,
             allocations: ByKind {
                 huge: self.huge.allocations.get(),
                 ..ByKind::default()
@@ -1033,11 +1250,13 @@ impl PoolInner {
             trims: self.trims.get(),
             arenas: Vec::with_capacity(self.arenas.len()),
         };
+        let mut parked_by_arena = vec![0usize; self.arenas.len()];
         let caches = {
             let guard = self.caches.lock();
             let mut totals = guard.1;
             for cache in guard.0.iter() {
                 totals.add(cache.totals(self));
+                cache.add_parked_by_arena(&mut parked_by_arena);
             }
             totals
         };
@@ -1049,14 +1268,20 @@ impl PoolInner {
         m.allocations.normal += caches.hits[1];
         m.deallocations.small += caches.puts[0];
         m.deallocations.normal += caches.puts[1];
-        for arena in self.arenas.iter() {
+        m.huge_bytes = m.active_bytes + huge_cached;
+        for (arena, &parked) in self.arenas.iter().zip(&parked_by_arena) {
             let s = &arena.stats;
+            // An arena counts what it handed out, to buffers and caches
+            // alike; what sits in caches is taken off here, arena by arena,
+            // so that the arenas' active bytes add up to the pool's. (Read
+            // while threads run, the two counters may be a moment apart.)
             let a = ArenaMetrics {
                 index: arena.index as usize,
                 threads: arena.threads.load(Relaxed),
                 chunks: arena.chunk_count(),
                 used_bytes: s.used_bytes.get(),
-                active_bytes: s.active_bytes.get(),
+                active_bytes: s.active_bytes.get().saturating_sub(parked),
+                cached_bytes: parked,
             };
             m.chunks += a.chunks;
             m.active_bytes += a.active_bytes;
@@ -1066,8 +1291,6 @@ impl PoolInner {
             m.deallocations.normal += s.deallocations[1].get() as u64;
             m.arenas.push(a);
         }
-        // Arenas count what they handed out, to buffers and caches alike.
-        m.active_bytes = m.active_bytes.saturating_sub(m.cached_bytes);
         m.cached_bytes += huge_cached;
         m
     }
@@ -1076,6 +1299,13 @@ impl PoolInner {
 /// Gives a region of class `class` back to where it came from: the
 /// releasing thread's cache if it takes it (the fast path), else its arena,
 /// or the OS for a huge one.
+///
+/// Lifetime: returning a region can empty its chunk; in a closed pool the
+/// chunk is then destroyed, which drops a reference to the pool — maybe the
+/// last. So no `&PoolInner` may be live when that happens: the arena path
+/// ends its borrow before destroying (`release_to_arena`), and the cache's
+/// slow path, whose methods borrow the pool throughout, holds a reference
+/// of its own across the call (`release_through_cache`).
 ///
 /// # Safety
 /// `region` is outstanding (handed out by `PoolInner::allocate` with
@@ -1108,40 +1338,167 @@ pub(crate) unsafe fn release(region: Region, class: ClassIdx) {
     }
     if class != HUGE_CLASS {
         // SAFETY: the header outlives every outstanding region of its chunk;
-        // detached from `region` so the region can move below.
+        // detached from `region` so the region can move below. Not used
+        // once the region is handed on.
         let pool: &PoolInner = &unsafe { region.chunk.as_ref() }.pool;
         if let Some(cache) = local::cache(pool) {
             if cache.takes(class) {
-                cache.push(pool, region, class);
+                // The fast path frees nothing: it only parks the region.
+                if let Err(region) = cache.try_push(region, class) {
+                    // SAFETY: forwarded contract.
+                    unsafe { release_through_cache(region, class) };
+                }
+                return;
+            }
+            if cache.is_closed() {
+                // SAFETY: forwarded contract.
+                unsafe { release_closed(region, class) };
                 return;
             }
         }
     }
     // SAFETY: forwarded contract.
-    unsafe { release_slow(region, class) }
+    unsafe { release_to_arena(region, class) }
+}
+
+/// The bin is full (or a trimmer holds the cache): the cache flushes or
+/// frees directly, which may destroy chunks.
+///
+/// # Safety
+/// As [`release`].
+#[cold]
+#[inline(never)]
+unsafe fn release_through_cache(region: Region, class: ClassIdx) {
+    // A reference of our own, so that the pool outlives every borrow of it
+    // in the cache's methods, whatever they destroy.
+    // SAFETY: the header outlives the outstanding region.
+    let pool: Arc<PoolInner> = unsafe { region.chunk.as_ref() }.pool.clone();
+    match local::cache(&pool) {
+        Some(cache) => cache.push(&pool, region, class),
+        // The thread is being torn down: straight to the arena.
+        None => pool.free_direct(region, class),
+    }
+    drop(pool); // may free the pool: nothing borrows it any more
+}
+
+/// A release into a closed pool: whatever this thread's cache still holds
+/// (a close can miss a cache in use at that instant) goes back with it, so
+/// that chunks empty and go instead of waiting for the thread to exit.
+///
+/// # Safety
+/// As [`release`].
+#[cold]
+#[inline(never)]
+unsafe fn release_closed(region: Region, class: ClassIdx) {
+    // SAFETY: the header outlives the outstanding region.
+    let pool: Arc<PoolInner> = unsafe { region.chunk.as_ref() }.pool.clone();
+    if let Some(cache) = local::cache(&pool) {
+        cache.flush_own(&pool);
+    }
+    pool.free_direct(region, class);
+    drop(pool); // may free the pool: nothing borrows it any more
 }
 
 /// Release without a cache: to the arena, or the OS for a huge region.
+/// The pool is borrowed only inside the blocks below; what must be
+/// destroyed is destroyed after, as the last step (it may free the pool).
 ///
 /// # Safety
 /// As [`release`].
 #[inline(never)]
-unsafe fn release_slow(region: Region, class: ClassIdx) {
-    // SAFETY: the header outlives every outstanding region of its chunk
-    // (contract above); detached from `region` so the region can move below.
-    let header: &ChunkHeader = unsafe { region.chunk.as_ref() };
-    let pool: &PoolInner = &header.pool;
+unsafe fn release_to_arena(region: Region, class: ClassIdx) {
     if class == HUGE_CLASS {
-        if let Some(header) = pool.release_huge(region.chunk) {
-            // SAFETY: released and not cached: destroyed once, as the last
-            // step (it may free the pool).
+        let unkept = {
+            // SAFETY: the header outlives the outstanding region.
+            let pool: &PoolInner = &unsafe { region.chunk.as_ref() }.pool;
+            pool.release_huge(region.chunk)
+        };
+        if let Some(header) = unkept {
+            // SAFETY: released and not cached: ours, destroyed once, and no
+            // reference into it or its pool is alive.
             unsafe { destroy_huge(header) };
         }
         return;
     }
-    let doomed = pool.arenas[header.arena as usize].free(pool, region, class, true);
+    let doomed = {
+        // SAFETY: the header outlives the outstanding region.
+        let header: &ChunkHeader = unsafe { region.chunk.as_ref() };
+        let pool: &PoolInner = &header.pool;
+        pool.arenas[header.arena as usize].free(pool, region, class, true)
+    };
     if let Some((chunk, committed)) = doomed {
-        // SAFETY: `free` unlinked it; it is destroyed once, as the last step.
+        // SAFETY: `free` unlinked it; destroyed once, and no reference into
+        // it or its pool is alive.
         unsafe { destroy_chunk(chunk, committed) };
+    }
+}
+
+#[cfg(all(test, not(tidebuf_loom)))]
+mod tests {
+    use super::*;
+
+    const K: usize = 1 << 10;
+
+    /// 16 KiB and 64 KiB page kernels (aarch64, ppc64le), simulated.
+    #[test]
+    fn an_mmap_page_below_the_os_page_is_refused_and_the_default_follows_it() {
+        for os_page in [16 * K, 64 * K] {
+            let err = Pool::builder()
+                .simulate(os_page, 4)
+                .page_size(8 * K)
+                .build()
+                .unwrap_err();
+            assert_eq!(err.setting, "page_size");
+            assert_eq!(err.value, "8192");
+            assert!(err.expected.contains("OS page"), "{err}");
+            // Heap blocks are never purged: any page size works.
+            let heap = Pool::builder()
+                .simulate(os_page, 4)
+                .page_size(8 * K)
+                .backing(Backing::Heap)
+                .build()
+                .unwrap();
+            assert_eq!(heap.page_size(), 8 * K);
+            // The default builds, with pages of whole OS pages.
+            let pool = Pool::builder().simulate(os_page, 4).build().unwrap();
+            assert_eq!(pool.page_size(), os_page);
+            assert_eq!(pool.chunk_size(), 4 << 20);
+            assert_eq!(pool.inner.config.os_page, os_page);
+            // And it purges whole pages only: a trim after a release keeps
+            // the neighbour's bytes.
+            let mut live = pool.alloc(os_page);
+            live.extend_from_slice(&vec![7; os_page]);
+            drop(pool.alloc(os_page));
+            pool.trim();
+            assert!(live.iter().all(|&b| b == 7));
+        }
+        // A 4 KiB page on a 4 KiB-page kernel is still fine.
+        let pool = Pool::builder().simulate(4 * K, 4).page_size(4 * K).build();
+        assert_eq!(pool.unwrap().page_size(), 4 * K);
+        let pool = Pool::builder().simulate(4 * K, 4).build().unwrap();
+        assert_eq!(pool.page_size(), 8 * K, "8 KiB stays the default");
+    }
+
+    #[test]
+    fn default_arenas_stay_within_the_maximum_on_any_cpu_count() {
+        for (cpus, arenas) in [(1, 2), (2048, 4096), (2049, 4096), (100_000, 4096)] {
+            let pool = Pool::builder().simulate(4 * K, cpus).build().unwrap();
+            assert_eq!(pool.arena_count(), arenas, "{cpus} CPUs");
+        }
+        // An explicit count above the maximum is still an error.
+        let err = Pool::builder().simulate(4 * K, 8).arenas(4097).build();
+        assert_eq!(err.unwrap_err().setting, "arenas");
+    }
+
+    #[test]
+    fn the_default_pool_builds_on_every_machine() {
+        for os_page in [4 * K, 16 * K, 64 * K, 1 << 20, 2 << 20, 4 << 20] {
+            for cpus in [1, 3, 4096, usize::MAX] {
+                let pool = Pool::with_defaults_for(PoolBuilder::default().simulate(os_page, cpus));
+                let buf = pool.alloc(100);
+                assert_eq!(buf.capacity(), 112);
+                assert!(pool.arena_count() <= MAX_ARENAS);
+            }
+        }
     }
 }

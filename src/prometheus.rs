@@ -14,10 +14,16 @@
 //! | `tidebuf_cached_bytes` | gauge | |
 //! | `tidebuf_chunks` | gauge | |
 //! | `tidebuf_huge_buffers` | gauge | |
+//! | `tidebuf_huge_bytes` | gauge | |
 //! | `tidebuf_arena_threads` | gauge | `arena` |
 //! | `tidebuf_arena_chunks` | gauge | `arena` |
 //! | `tidebuf_arena_used_bytes` | gauge | `arena` |
 //! | `tidebuf_arena_active_bytes` | gauge | `arena` |
+//! | `tidebuf_arena_cached_bytes` | gauge | `arena` |
+//!
+//! At a quiet moment, `used = Σ arena used + huge`, `active = Σ arena
+//! active + live huge bytes` and `cached = Σ arena cached + recycled huge
+//! mappings`.
 //! | `tidebuf_allocations_total` | counter | `kind` = small, normal, huge |
 //! | `tidebuf_deallocations_total` | counter | `kind` |
 //! | `tidebuf_cache_hits_total`, `tidebuf_cache_misses_total` | counter | |
@@ -128,7 +134,14 @@ impl Collector for PoolCollector {
             None,
             m.huge_buffers,
         )?;
-        let arena_gauges: [ArenaGauge<'_>; 4] = [
+        gauge(
+            &mut e,
+            "tidebuf_huge",
+            "Bytes of huge mappings held: live huge buffers and recycled mappings (the part of used no arena holds).",
+            bytes,
+            m.huge_bytes,
+        )?;
+        let arena_gauges: [ArenaGauge<'_>; 5] = [
             (
                 "tidebuf_arena_threads",
                 "Threads bound to the arena.",
@@ -149,9 +162,15 @@ impl Collector for PoolCollector {
             ),
             (
                 "tidebuf_arena_active",
-                "Capacity the arena handed out (buffers and thread caches).",
+                "Size-class capacity of live buffers from the arena's chunks.",
                 bytes,
                 |a| a.active_bytes,
+            ),
+            (
+                "tidebuf_arena_cached",
+                "Free regions of the arena's chunks parked in thread caches.",
+                bytes,
+                |a| a.cached_bytes,
             ),
         ];
         for (name, help, unit, value) in arena_gauges {

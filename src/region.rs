@@ -37,7 +37,7 @@ impl Region {
     #[inline]
     pub(crate) fn header(&self) -> &ChunkHeader {
         // SAFETY: a chunk header is freed only when none of its regions is
-        // outstanding (arena.rs, `free`; pool.rs, `release_slow`), and `self`
+        // outstanding (arena.rs, `free`; pool.rs, `release_to_arena`), and `self`
         // is one.
         unsafe { self.chunk.as_ref() }
     }

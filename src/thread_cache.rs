@@ -61,6 +61,8 @@ pub(crate) struct CacheConfig {
 struct Bin {
     /// Owner-only.
     entries: UnsafeCell<Vec<Region>>,
+    /// The class's capacity in bytes.
+    size: usize,
     /// Most entries kept.
     max: u32,
     /// Mirror of `entries.len()`, readable by `metrics()`.
@@ -113,6 +115,11 @@ pub(crate) struct ThreadCache {
     pub(crate) seen_ops: AtomicU64,
     pub(crate) seen_epoch: AtomicU64,
     bins: Box<[Bin]>,
+    /// Bytes parked here, by the arena each region belongs to (a release
+    /// parks regions of any arena): what `metrics()` takes off each arena's
+    /// handed-out bytes, so per-arena active bytes add up to the pool's.
+    /// Written by whoever holds the entries, like `Bin::len`.
+    by_arena: Box<[Counter]>,
     /// Allocations through the cache since the last sweep. Owner-only.
     since_sweep: Cell<u32>,
     sweep_threshold: u32,
@@ -152,6 +159,7 @@ impl ThreadCache {
         let bins = (0..cached_classes)
             .map(|c| Bin {
                 entries: UnsafeCell::new(Vec::new()),
+                size: classes.size(c as ClassIdx),
                 max: if c < classes.small_count() {
                     cfg.small_entries
                 } else {
@@ -174,6 +182,10 @@ impl ThreadCache {
             claim: AtomicBool::new(false),
             seen_ops: AtomicU64::new(0),
             seen_epoch: AtomicU64::new(0),
+            by_arena: match cached_classes {
+                0 => Box::default(),
+                _ => (0..pool.arenas.len()).map(|_| Counter::default()).collect(),
+            },
             bins,
             since_sweep: Cell::new(0),
             sweep_threshold: cfg.sweep_threshold,
@@ -195,7 +207,13 @@ impl ThreadCache {
     /// Whether releases of `class` may be parked here.
     #[inline]
     pub(crate) fn takes(&self, class: ClassIdx) -> bool {
-        self.caches(class) && !self.closed.load(Relaxed)
+        self.caches(class) && !self.is_closed()
+    }
+
+    /// Whether the pool closed: nothing is parked here any more.
+    #[inline]
+    pub(crate) fn is_closed(&self) -> bool {
+        self.closed.load(Relaxed)
     }
 
     /// Owner side of the hand-off: `false` if the trimmer holds the
@@ -251,10 +269,11 @@ impl ThreadCache {
                 }
             })
         });
-        match region {
-            Some(_) => {
+        match &region {
+            Some(region) => {
                 bin.len.sub(1);
                 bin.hits.add(1);
+                self.by_arena[region.header().arena as usize].sub(bin.size);
             }
             None => bin.misses.add(1),
         }
@@ -264,11 +283,19 @@ impl ThreadCache {
     /// Owner only. Refills the bin of `class` after a miss: returns one
     /// region for the caller and parks up to `max / 8` more (and at most
     /// [`FILL_BYTES`] of them), under one lock.
+    ///
+    /// In a closed pool nothing is parked (a parked entry would keep its
+    /// chunk, and the pool, alive until the thread exits): what the cache
+    /// still holds goes back, and exactly one region is allocated.
     pub(crate) fn fill(
         &self,
         pool: &PoolInner,
         class: ClassIdx,
     ) -> Result<Region, crate::arena::Refused> {
+        if self.is_closed() {
+            self.flush_own(pool);
+            return pool.arenas[self.arena() as usize].allocate(pool, class);
+        }
         if !self.enter() {
             return pool.arenas[self.arena() as usize].allocate(pool, class);
         }
@@ -305,12 +332,56 @@ impl ThreadCache {
             (region, entries.len() - before)
         });
         bin.len.add(added);
+        // A refill parks regions of this thread's arena only.
+        self.by_arena[self.arena() as usize].add(added * bin.size);
         region
     }
 
+    /// Owner only. The release fast path: parks `region` if its bin has
+    /// room, touching nothing but the bin; hands it back otherwise (bin full
+    /// or not yet reserved, or a trimmer holds the cache), for
+    /// [`push`](Self::push) on the slow path.
+    #[inline(always)]
+    pub(crate) fn try_push(&self, region: Region, class: ClassIdx) -> Result<(), Region> {
+        if !self.enter() {
+            return Err(region);
+        }
+        let parked = self.park_entered(region, class);
+        self.leave();
+        parked
+    }
+
+    /// Entered. Parks `region` if its bin has room.
+    #[inline(always)]
+    fn park_entered(&self, region: Region, class: ClassIdx) -> Result<(), Region> {
+        let bin = &self.bins[class as usize];
+        let arena = region.header().arena as usize;
+        // Capacity is reserved as exactly `max` on first use, so this one
+        // compare covers both "reserved" and "not full".
+        let parked = bin.entries(|entries| {
+            if entries.len() < entries.capacity() {
+                // SAFETY: `len < capacity`: the slot exists and is unused.
+                unsafe {
+                    entries.as_mut_ptr().add(entries.len()).write(region);
+                    entries.set_len(entries.len() + 1);
+                }
+                Ok(())
+            } else {
+                Err(region)
+            }
+        });
+        if parked.is_ok() {
+            bin.len.add(1);
+            bin.puts.add(1);
+            self.by_arena[arena].add(bin.size);
+        }
+        parked
+    }
+
     /// Owner only. Parks a released region of `class`; when the bin is
-    /// full, the older half goes back to the arenas first.
-    #[inline]
+    /// full, the older half goes back to the arenas first. The caller holds
+    /// a pool reference of its own (`pool::release_through_cache`): the
+    /// flush may destroy chunks.
     pub(crate) fn push(&self, pool: &PoolInner, region: Region, class: ClassIdx) {
         if !self.enter() {
             pool.free_direct(region, class);
@@ -320,29 +391,9 @@ impl ThreadCache {
         self.leave();
     }
 
-    #[inline(always)]
     fn push_entered(&self, pool: &PoolInner, region: Region, class: ClassIdx) {
-        let bin = &self.bins[class as usize];
-        // Capacity is reserved as exactly `max` on first use, so this one
-        // compare covers both "reserved" and "not full".
-        let full = bin.entries(|entries| {
-            if entries.len() < entries.capacity() {
-                // SAFETY: `len < capacity`: the slot exists and is unused.
-                unsafe {
-                    entries.as_mut_ptr().add(entries.len()).write(region);
-                    entries.set_len(entries.len() + 1);
-                }
-                None
-            } else {
-                Some(region)
-            }
-        });
-        match full {
-            None => {
-                bin.len.add(1);
-                bin.puts.add(1);
-            }
-            Some(region) => self.push_slow(pool, region, class),
+        if let Err(region) = self.park_entered(region, class) {
+            self.push_slow(pool, region, class);
         }
     }
 
@@ -356,19 +407,39 @@ impl ThreadCache {
             pool.free_uncounted(class, std::iter::once(region));
             return;
         }
+        let arena = region.header().arena as usize;
         let flushed = bin.entries(|entries| {
             let mut flushed = 0;
             if entries.capacity() == 0 {
                 entries.reserve_exact(bin.max as usize);
             } else {
                 flushed = (entries.len() / 2).max(1);
-                pool.free_uncounted(class, entries.drain(..flushed));
+                pool.free_uncounted(class, self.unpark(class, entries.drain(..flushed)));
             }
             entries.push(region);
             flushed
         });
         bin.len.sub(flushed);
         bin.len.add(1);
+        self.by_arena[arena].add(bin.size);
+    }
+
+    /// Entered. Regions leaving the bin of `class` for their arenas, taken
+    /// off the per-arena parked bytes as they go.
+    fn unpark<'a>(
+        &'a self,
+        class: ClassIdx,
+        regions: impl Iterator<Item = Region> + 'a,
+    ) -> impl Iterator<Item = Region> + 'a {
+        let size = self.bins[class as usize].size;
+        regions.inspect(move |r| self.by_arena[r.header().arena as usize].sub(size))
+    }
+
+    /// Adds the bytes parked here to `by_arena` (indexed by arena).
+    pub(crate) fn add_parked_by_arena(&self, by_arena: &mut [usize]) {
+        for (total, parked) in by_arena.iter_mut().zip(self.by_arena.iter()) {
+            *total = total.wrapping_add(parked.get());
+        }
     }
 
     #[inline]
@@ -392,7 +463,10 @@ impl ThreadCache {
             bin.hits_at_sweep.set(bin.hits.get());
             let surplus = bin.entries(|entries| {
                 let surplus = entries.len().saturating_sub(used);
-                pool.free_uncounted(class as ClassIdx, entries.drain(..surplus));
+                pool.free_uncounted(
+                    class as ClassIdx,
+                    self.unpark(class as ClassIdx, entries.drain(..surplus)),
+                );
                 surplus
             });
             bin.len.sub(surplus);
@@ -453,7 +527,10 @@ impl ThreadCache {
         for (class, bin) in self.bins.iter().enumerate() {
             let n = bin.entries(|entries| {
                 let n = entries.len();
-                pool.free_uncounted(class as ClassIdx, entries.drain(..));
+                pool.free_uncounted(
+                    class as ClassIdx,
+                    self.unpark(class as ClassIdx, entries.drain(..)),
+                );
                 n
             });
             bin.len.sub(n);

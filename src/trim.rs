@@ -79,6 +79,12 @@ impl TrimReport {
 ///
 /// Process-global state lives in `std` primitives, not the `sync` shim:
 /// loom models drive `decay_tick` directly rather than this thread.
+///
+/// `fork()`: the child inherits this state — the pool list and the
+/// `running` flag — but not the thread. The state records the id of the
+/// process whose thread it is; a registration in another process (the
+/// child) starts a trimmer of its own, which then also ticks the pools
+/// inherited from the parent (they are the child's copies).
 pub(crate) mod background {
     use crate::pool::PoolInner;
     use std::sync::{Condvar, Mutex, Weak};
@@ -94,12 +100,31 @@ pub(crate) mod background {
     struct State {
         pools: Vec<Entry>,
         running: bool,
+        /// The process the running trimmer belongs to.
+        pid: u32,
+    }
+
+    impl State {
+        /// Whether a trimmer thread runs in this process (not merely in the
+        /// parent this process was forked from).
+        fn running_here(&self) -> bool {
+            self.running && self.pid == std::process::id()
+        }
     }
 
     static STATE: Mutex<State> = Mutex::new(State {
         pools: Vec::new(),
         running: false,
+        pid: 0,
     });
+
+    /// `now + tick`, or for a tick too long to represent (a decay period of
+    /// `Duration::MAX`, say) a deadline centuries away.
+    pub(crate) fn deadline(now: Instant, tick: Duration) -> Instant {
+        now.checked_add(tick)
+            .or_else(|| now.checked_add(Duration::from_secs(1 << 32)))
+            .unwrap_or(now)
+    }
     static WAKE: Condvar = Condvar::new();
 
     /// Lets the trimmer tick `pool` every `tick`, starting it if needed.
@@ -110,13 +135,14 @@ pub(crate) mod background {
         state.pools.push(Entry {
             pool,
             tick,
-            next: Instant::now() + tick,
+            next: deadline(Instant::now(), tick),
         });
-        if !state.running {
+        if !state.running_here() {
             let spawned = std::thread::Builder::new()
                 .name("tidebuf-trimmer".into())
                 .spawn(run);
             state.running = spawned.is_ok();
+            state.pid = std::process::id();
             if !state.running {
                 state.pools.pop();
                 return false;
@@ -129,7 +155,10 @@ pub(crate) mod background {
     /// Whether the trimmer thread is alive.
     #[cfg(all(test, not(tidebuf_loom)))]
     pub(crate) fn running() -> bool {
-        STATE.lock().unwrap_or_else(|e| e.into_inner()).running
+        STATE
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .running_here()
     }
 
     fn run() {
@@ -153,7 +182,7 @@ pub(crate) mod background {
                 .iter_mut()
                 .filter(|e| e.next <= now)
                 .map(|e| {
-                    e.next = now + e.tick;
+                    e.next = deadline(now, e.tick);
                     e.pool.clone()
                 })
                 .collect();

@@ -29,6 +29,7 @@ fn refuses_past_the_cap_and_keeps_buffers() {
         e.kind,
         AllocErrorKind::OverLimit {
             used: 4 * CHUNK,
+            needed: CHUNK,
             limit: 4 * CHUNK
         }
     );

@@ -105,6 +105,10 @@ impl PooledBytesMut {
     }
 
     /// Appends `data`, growing if needed (see [`reserve`](Self::reserve)).
+    ///
+    /// # Panics
+    /// As [`reserve`](Self::reserve): on capacity overflow, and when
+    /// `max_memory` refuses the growth.
     #[inline]
     pub fn extend_from_slice(&mut self, data: &[u8]) {
         self.reserve(data.len());
@@ -120,9 +124,13 @@ impl PooledBytesMut {
     /// contents move to a larger size class of the same pool (at least
     /// double, up to the chunk size, so repeated appends stay linear).
     ///
-    /// Panics on `len + additional > isize::MAX` ("capacity overflow") and
-    /// aborts if the memory is refused, like `Vec::reserve`; see
-    /// [`try_reserve`](Self::try_reserve).
+    /// # Panics
+    /// On `len + additional > isize::MAX` ("capacity overflow", like
+    /// `Vec::reserve`), and when the pool's `max_memory` refuses the growth:
+    /// the message names `max_memory`, used and limit, and the panic
+    /// unwinds (a tokio task dies, the server lives). Only a refusal by the
+    /// OS aborts, as std does. [`try_reserve`](Self::try_reserve) reports
+    /// instead; `io::Write` returns `ErrorKind::OutOfMemory`.
     #[inline]
     pub fn reserve(&mut self, additional: usize) {
         if additional > self.cap - self.len {
@@ -160,18 +168,22 @@ impl PooledBytesMut {
                 })
             }
         };
-        // SAFETY: the header outlives our outstanding region.
-        let pool = &unsafe { self.chunk.as_ref() }.pool;
-        // Double, but do not leave the pooled range for a request that fits
-        // in it; above it keep doubling, so appends stay linear.
-        let chunk = pool.classes.chunk_size();
-        let doubled = self.cap.saturating_mul(2);
-        let target = if needed <= chunk {
-            needed.max(doubled.min(chunk))
-        } else {
-            needed.max(doubled)
+        let mut grown = {
+            // SAFETY: the header outlives our outstanding region. The borrow
+            // ends in this block: the old region's release below may free
+            // the pool.
+            let pool = &unsafe { self.chunk.as_ref() }.pool;
+            // Double, but do not leave the pooled range for a request that
+            // fits in it; above it keep doubling, so appends stay linear.
+            let chunk = pool.classes.chunk_size();
+            let doubled = self.cap.saturating_mul(2);
+            let target = if needed <= chunk {
+                needed.max(doubled.min(chunk))
+            } else {
+                needed.max(doubled)
+            };
+            pool.allocate(target)?
         };
-        let mut grown = pool.allocate(target)?;
         // SAFETY: the new buffer holds `target >= len` bytes; outstanding
         // regions never overlap.
         unsafe { ptr::copy_nonoverlapping(self.ptr.as_ptr(), grown.ptr.as_ptr(), self.len) };
@@ -284,6 +296,12 @@ impl io::Write for PooledBytesMut {
     }
 }
 
+/// Writing grows the buffer as [`reserve`](PooledBytesMut::reserve) does.
+///
+/// # Panics
+/// `chunk_mut` and the `put_*` methods panic (unwinding) when `max_memory`
+/// refuses the growth — as when `AsyncReadExt::read_buf` fills a full
+/// buffer — and on capacity overflow; only a refusal by the OS aborts.
 // SAFETY: `chunk_mut` returns only the uninitialised tail of our region, and
 // `advance_mut` only accepts counts inside it.
 unsafe impl bytes::BufMut for PooledBytesMut {

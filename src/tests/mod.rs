@@ -3,4 +3,5 @@
 
 mod loom_arena;
 mod loom_cache;
+mod loom_close;
 mod loom_release;
