@@ -77,3 +77,20 @@ fn decay_gives_idle_mappings_back() {
     }
     assert_eq!(pool.metrics().used_bytes, 0);
 }
+
+/// `capacity_for` gives the page-rounded size of a huge request; a recycled
+/// mapping may be larger, by at most a quarter, and `capacity()` says so.
+#[test]
+fn capacity_for_a_huge_request_bounds_what_a_recycled_mapping_gives() {
+    let pool = pool(TrimPolicy::Never);
+    drop(pool.alloc(5 * CHUNK)); // kept for reuse
+    let request = 4 * CHUNK + 1;
+    let promised = pool.capacity_for(request).unwrap();
+    assert_eq!(promised, 4 * CHUNK + pool.page_size());
+    let buf = pool.alloc(request);
+    assert_eq!(buf.capacity(), 5 * CHUNK, "the recycled 5-chunk mapping");
+    assert!(buf.capacity() >= promised && buf.capacity() <= promised + promised / 4);
+    // A fresh mapping has exactly the promised capacity.
+    let fresh = pool.alloc(request);
+    assert_eq!(fresh.capacity(), promised);
+}

@@ -97,3 +97,90 @@ fn used_covers_active_under_mixed_load() {
     let want: usize = live.iter().map(|b| b.capacity()).sum();
     assert_eq!(pool.metrics().active_bytes, want);
 }
+
+/// Checks how the series add up at a quiet moment (SPEC: metrics), given
+/// the bytes of live huge buffers.
+fn assert_adds_up(m: &tidebuf::PoolMetrics, live_huge: usize, when: &str) {
+    let sum = |f: fn(&tidebuf::ArenaMetrics) -> usize| m.arenas.iter().map(f).sum::<usize>();
+    let recycled_huge = m.huge_bytes - live_huge;
+    assert_eq!(sum(|a| a.used_bytes), m.used_bytes - m.huge_bytes, "{when}");
+    assert_eq!(
+        sum(|a| a.active_bytes),
+        m.active_bytes - live_huge,
+        "{when}"
+    );
+    assert_eq!(
+        sum(|a| a.cached_bytes),
+        m.cached_bytes - recycled_huge,
+        "{when}"
+    );
+    for a in &m.arenas {
+        assert!(
+            a.used_bytes >= a.active_bytes + a.cached_bytes,
+            "{when}: {a:?}"
+        );
+    }
+}
+
+/// Cross-thread releases park regions of one arena in another thread's
+/// cache; the per-arena figures must still add up to the pool's.
+#[test]
+fn per_arena_figures_add_up_to_the_pool() {
+    use std::sync::{mpsc, Arc, Barrier};
+    const WORKERS: usize = 4;
+    let pool = Pool::builder().arenas(WORKERS).build().unwrap();
+    let sizes = [16, 100, 1000, 1500, 4096, 20_000, 32 << 10, 100_000];
+    let sent = Arc::new(Barrier::new(WORKERS));
+    let checked = Arc::new(Barrier::new(WORKERS + 1));
+    let (done_tx, done_rx) = mpsc::channel();
+    let mut txs = Vec::new();
+    let mut rxs = Vec::new();
+    for _ in 0..WORKERS {
+        let (tx, rx) = mpsc::channel::<Vec<tidebuf::PooledBytesMut>>();
+        txs.push(tx);
+        rxs.push(rx);
+    }
+    let handles: Vec<_> = rxs
+        .into_iter()
+        .enumerate()
+        .map(|(i, rx)| {
+            let pool = pool.clone();
+            let next = txs[(i + 1) % WORKERS].clone();
+            let (sent, checked, done) = (sent.clone(), checked.clone(), done_tx.clone());
+            std::thread::spawn(move || {
+                let live: Vec<_> = sizes.iter().map(|&s| pool.alloc(s + i)).collect();
+                let away: Vec<_> = sizes.iter().map(|&s| pool.alloc(s * 2 + i)).collect();
+                drop(sizes.map(|s| pool.alloc(s + 3))); // parked in our own cache
+                next.send(away).unwrap();
+                sent.wait();
+                drop(rx.recv().unwrap()); // another arena's regions, into our cache
+                done.send(()).unwrap();
+                checked.wait(); // main reads the metrics while we hold all this
+                drop(live);
+            })
+        })
+        .collect();
+    drop(txs);
+    for _ in 0..WORKERS {
+        done_rx.recv().unwrap();
+    }
+    let huge = pool.alloc(5 << 20);
+    drop(pool.alloc(6 << 20)); // kept as a recycled mapping
+    let m = pool.metrics();
+    assert!(
+        m.cached_bytes > m.huge_bytes - huge.capacity(),
+        "caches hold regions"
+    );
+    assert_adds_up(&m, huge.capacity(), "workers holding buffers and caches");
+    pool.trim(); // flushes the idle workers' caches, purges free runs
+    assert_adds_up(&pool.metrics(), huge.capacity(), "after trim");
+    checked.wait();
+    for h in handles {
+        h.join().unwrap();
+    }
+    let m = pool.metrics();
+    assert_adds_up(&m, huge.capacity(), "after the workers exited");
+    assert_eq!(m.active_bytes, huge.capacity());
+    drop(huge);
+    assert_adds_up(&pool.metrics(), 0, "all released");
+}

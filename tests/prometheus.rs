@@ -37,6 +37,8 @@ fn every_series_with_help_and_values() {
         "tidebuf_arena_chunks",
         "tidebuf_arena_used_bytes",
         "tidebuf_arena_active_bytes",
+        "tidebuf_arena_cached_bytes",
+        "tidebuf_huge_bytes",
         "tidebuf_allocations",
         "tidebuf_deallocations",
         "tidebuf_cache_hits",
@@ -74,4 +76,56 @@ fn every_series_with_help_and_values() {
     let text = scrape(&registry);
     assert_eq!(value(&text, "tidebuf_used_bytes"), 0.0);
     assert_eq!(value(&text, "tidebuf_trims_total"), 1.0);
+}
+
+/// Sum of a per-arena family over its `arena` labels.
+fn arena_sum(text: &str, family: &str) -> f64 {
+    text.lines()
+        .filter(|l| l.starts_with(&format!("{family}{{arena=")))
+        .map(|l| l.rsplit(' ').next().unwrap().parse::<f64>().unwrap())
+        .sum()
+}
+
+/// The per-arena series add up to the pool's, with cached regions released
+/// by another thread into its cache (which used to count as arena-active).
+#[test]
+fn arena_series_add_up_to_the_pool_series() {
+    let pool = Pool::builder().arenas(2).build().unwrap();
+    let mut registry = Registry::default();
+    registry.register_collector(Box::new(PoolCollector::new(&pool)));
+    let live: Vec<_> = (0..40).map(|i| pool.alloc(100 + i * 500)).collect();
+    let gone: Vec<_> = (0..40).map(|i| pool.alloc(1000 + i * 300)).collect();
+    let huge = pool.alloc(5 << 20);
+    drop(pool.alloc(6 << 20)); // a recycled huge mapping
+    let (tx, rx) = std::sync::mpsc::channel();
+    let scraper = std::thread::spawn({
+        let pool = pool.clone();
+        move || {
+            drop(gone); // into this thread's cache
+            let _keep = pool.alloc(300);
+            tx.send(()).unwrap();
+            // Stay alive (cache and all) until the scrape below is done.
+            std::thread::park();
+        }
+    });
+    rx.recv().unwrap();
+    let text = scrape(&registry);
+    let total = |s: &str| value(&text, s);
+    let live_huge = huge.capacity() as f64;
+    assert!(total("tidebuf_cached_bytes") > total("tidebuf_huge_bytes") - live_huge);
+    assert_eq!(
+        arena_sum(&text, "tidebuf_arena_active_bytes"),
+        total("tidebuf_active_bytes") - live_huge
+    );
+    assert_eq!(
+        arena_sum(&text, "tidebuf_arena_cached_bytes"),
+        total("tidebuf_cached_bytes") - (total("tidebuf_huge_bytes") - live_huge)
+    );
+    assert_eq!(
+        arena_sum(&text, "tidebuf_arena_used_bytes"),
+        total("tidebuf_used_bytes") - total("tidebuf_huge_bytes")
+    );
+    scraper.thread().unpark();
+    scraper.join().unwrap();
+    drop((live, huge));
 }

@@ -199,3 +199,30 @@ fn without_the_background_trimmer_decay_follows_activity() {
         pool.metrics().chunks == 0
     }));
 }
+
+/// A decay period too long to add to a clock (`Duration::MAX`): no panic,
+/// and no tick on every slow-path allocation — nothing in use is freed.
+#[test]
+fn a_decay_period_of_duration_max_never_overflows() {
+    for background in [false, true] {
+        let pool = Pool::builder()
+            .arenas(1)
+            .chunk_size(CHUNK)
+            .thread_cache(false) // every allocation takes the slow path
+            .trim_policy(TrimPolicy::decay(Duration::MAX))
+            .background_trimmer(background)
+            .build()
+            .unwrap();
+        let held: Vec<_> = (0..4).map(|_| pool.alloc(CHUNK / 2)).collect();
+        for _ in 0..2000 {
+            drop(pool.alloc(64 << 10));
+        }
+        drop(held);
+        let m = pool.metrics();
+        // At most the one step due at birth ran; none since.
+        assert!(m.trims <= 1, "background {background}: {} trims", m.trims);
+        assert_eq!(m.trimmed_bytes, 0);
+        // Two chunks of halves, one for the 64 KiB runs: all kept.
+        assert_eq!((m.chunks, m.used_bytes), (3, 3 * CHUNK));
+    }
+}

@@ -1,0 +1,64 @@
+//! `fork()`: the child inherits the background trimmer's state but not its
+//! thread. A pool built in the child must still decay with no further call
+//! (the child starts a trimmer of its own).
+#![cfg(unix)]
+
+use std::time::{Duration, Instant};
+use tidebuf::{Pool, TrimPolicy};
+
+fn decaying(idle_ms: u64) -> Pool {
+    Pool::builder()
+        .trim_policy(TrimPolicy::decay(Duration::from_millis(idle_ms)))
+        .build()
+        .unwrap()
+}
+
+/// In the child: a burst (its chunks and this thread's cache entries stay
+/// behind), then no call but `metrics()`; 0 if the memory
+/// went back within `limit`, 1 if not.
+fn child_decays(limit: Duration) -> i32 {
+    let pool = decaying(20);
+    drop((0..64).map(|_| pool.alloc(64 << 10)).collect::<Vec<_>>());
+    if pool.metrics().used_bytes == 0 {
+        return 2; // nothing left to decay: the test would prove nothing
+    }
+    let deadline = Instant::now() + limit;
+    while Instant::now() < deadline {
+        if pool.metrics().used_bytes == 0 {
+            return 0;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    1
+}
+
+#[test]
+fn a_pool_built_after_fork_decays_in_the_child() {
+    // The parent's trimmer runs (a long tick: it sleeps, not holding its
+    // lock, when the fork happens).
+    let parent_pool = decaying(3_600_000);
+    drop(parent_pool.alloc(100));
+    // SAFETY: the child only allocates, sleeps and exits with `_exit`; the
+    // parent waits for it.
+    let pid = unsafe { libc::fork() };
+    assert!(pid >= 0, "fork failed");
+    if pid == 0 {
+        // A generous limit: the 5 ms tick has hundreds of chances in it,
+        // however loaded the machine.
+        let code = child_decays(Duration::from_secs(30));
+        // SAFETY: ends the child at once, running no parent-owned destructor.
+        unsafe { libc::_exit(code) };
+    }
+    let mut status = 0;
+    // SAFETY: `pid` is our child; `status` is a valid out-pointer.
+    let waited = unsafe { libc::waitpid(pid, &mut status, 0) };
+    assert_eq!(waited, pid);
+    assert!(libc::WIFEXITED(status), "child status {status}");
+    assert_eq!(
+        libc::WEXITSTATUS(status),
+        0,
+        "1: the child's pool never decayed; 2: it had nothing to decay"
+    );
+    // The parent's trimmer is unaffected.
+    drop(parent_pool);
+}
