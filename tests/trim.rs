@@ -200,16 +200,24 @@ fn without_the_background_trimmer_decay_follows_activity() {
     }));
 }
 
-/// A decay period too long to add to a clock (`Duration::MAX`): no panic,
-/// and no tick on every slow-path allocation — nothing in use is freed.
+/// Decay periods too long for a millisecond clock: no panic, and no tick
+/// on every slow-path allocation — nothing in use is freed. The periods are
+/// `Duration::MAX`, one whose quarter is `u64::MAX` ms (adding it to the
+/// clock overflowed), and one whose quarter is 2^64 ms (truncated to a
+/// 0 ms tick, it ticked on every slow-path allocation).
 #[test]
 fn a_decay_period_of_duration_max_never_overflows() {
-    for background in [false, true] {
+    let periods = [
+        Duration::MAX,
+        Duration::from_millis(u64::MAX) * 4,
+        Duration::from_millis(1 << 62) * 16,
+    ];
+    for (idle, background) in periods.into_iter().flat_map(|p| [(p, false), (p, true)]) {
         let pool = Pool::builder()
             .arenas(1)
             .chunk_size(CHUNK)
             .thread_cache(false) // every allocation takes the slow path
-            .trim_policy(TrimPolicy::decay(Duration::MAX))
+            .trim_policy(TrimPolicy::decay(idle))
             .background_trimmer(background)
             .build()
             .unwrap();
@@ -220,7 +228,11 @@ fn a_decay_period_of_duration_max_never_overflows() {
         drop(held);
         let m = pool.metrics();
         // At most the one step due at birth ran; none since.
-        assert!(m.trims <= 1, "background {background}: {} trims", m.trims);
+        assert!(
+            m.trims <= 1,
+            "{idle:?}, background {background}: {} trims",
+            m.trims
+        );
         assert_eq!(m.trimmed_bytes, 0);
         // Two chunks of halves, one for the 64 KiB runs: all kept.
         assert_eq!((m.chunks, m.used_bytes), (3, 3 * CHUNK));
