@@ -410,6 +410,39 @@ impl Pool {
         PoolBuilder::default()
     }
 
+    /// The process-wide pool with every default setting, built on first
+    /// use. `PooledBytesMut::default()` grows here.
+    pub fn global() -> &'static Pool {
+        static GLOBAL: std::sync::OnceLock<Pool> = std::sync::OnceLock::new();
+        GLOBAL.get_or_init(Pool::new)
+    }
+
+    /// A new reference to the shared state.
+    pub(crate) fn inner_arc(&self) -> Arc<PoolInner> {
+        self.inner.clone()
+    }
+
+    /// A buffer of `len` zero bytes (`BytesMut::zeroed`).
+    ///
+    /// # Panics
+    /// As [`alloc`](Self::alloc).
+    pub fn alloc_zeroed(&self, len: usize) -> PooledBytesMut {
+        let mut buf = self.alloc(len);
+        buf.resize(len, 0);
+        buf
+    }
+
+    /// A buffer holding a copy of `data` (`BytesMut::from(&[u8])`,
+    /// `Bytes::copy_from_slice`; `.freeze()` it for the latter).
+    ///
+    /// # Panics
+    /// As [`alloc`](Self::alloc).
+    pub fn copy_from_slice(&self, data: &[u8]) -> PooledBytesMut {
+        let mut buf = self.alloc(data.len());
+        buf.extend_from_slice(data);
+        buf
+    }
+
     /// The shared state (for the crate's own models and tests).
     #[cfg(tidebuf_loom)]
     pub(crate) fn inner(&self) -> &PoolInner {

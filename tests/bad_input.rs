@@ -76,12 +76,12 @@ fn slices_out_of_range() {
         let mut b = pool.alloc(10);
         b.extend_from_slice(b"0123456789");
         let f = b.freeze();
-        panics_with("out of range", || drop(f.slice(5..11)));
-        panics_with("starts at 6 but ends at 5", || {
+        panics_with("range end out of bounds: 11 <= 10", || drop(f.slice(5..11)));
+        panics_with("range start must not be greater than end: 6 <= 5", || {
             #[allow(clippy::reversed_empty_ranges)]
             drop(f.slice(6..5))
         });
-        panics_with("out of range", || drop(f.slice(..=10)));
+        panics_with("range end out of bounds: 11 <= 10", || drop(f.slice(..=10)));
         assert_eq!(&f.slice(10..)[..], b"", "an empty tail is fine");
         assert_eq!(f.ref_count(), 1, "failed slices leave no reference behind");
     });
@@ -106,13 +106,13 @@ fn split_and_advance_past_the_end() {
         let mut b = pool.alloc(8);
         b.extend_from_slice(b"abcdef");
         let mut f = b.freeze();
-        panics_with("split_off at 7 past the end (6)", || {
+        panics_with("split_off out of bounds: 7 <= 6", || {
             drop(f.clone().split_off(7))
         });
-        panics_with("split_to at 7 past the end (6)", || {
+        panics_with("split_to out of bounds: 7 <= 6", || {
             drop(f.clone().split_to(7))
         });
-        panics_with("advance: 7 past the end (6 remaining)", || {
+        panics_with("cannot advance past `remaining`: 7 <= 6", || {
             f.clone().advance(7)
         });
         panics_with("copy_to_bytes: 7 past the end", || {

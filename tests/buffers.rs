@@ -123,7 +123,7 @@ fn freeze_clone_slice_refcount() {
 }
 
 #[test]
-#[should_panic(expected = "out of range")]
+#[should_panic(expected = "range end out of bounds: 4 <= 3")]
 fn slice_out_of_range_panics() {
     let pool = Pool::new();
     let mut buf = pool.alloc(8);

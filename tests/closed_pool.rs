@@ -77,7 +77,7 @@ fn buffers_of_every_kind_free_everything_after_close() {
     let pool = pool();
     let small = pool.alloc(64);
     let normal = pool.alloc(100 << 10);
-    let huge = pool.alloc(5 << 20).freeze();
+    let huge = pool.copy_from_slice(&[1; 5 << 20]).freeze();
     let view = huge.slice(..);
     drop(pool);
     assert!(big_live() >= CHUNK + (5 << 20));

@@ -368,6 +368,14 @@ impl Model {
                 let len = buf.len();
                 let start = a.index(len + 1);
                 let end = start + b.index(len - start + 1);
+                if start == end {
+                    // An empty view holds nothing: no reference taken.
+                    let before = buf.ref_count();
+                    let empty = buf.slice(start..end);
+                    prop_assert_eq!((empty.len(), empty.ref_count()), (0, 0));
+                    prop_assert_eq!(buf.ref_count(), before);
+                    return Ok(());
+                }
                 let sliced = View {
                     region: view.region,
                     offset: view.offset + start,

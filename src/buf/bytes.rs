@@ -1,21 +1,24 @@
-//! [`PooledBytes`]: a shared, read-only view of a pooled region.
+//! [`PooledBytes`]: a shared, read-only view of a pooled region, a drop-in
+//! for `bytes::Bytes`.
 
+use super::bytes_mut::MAX_REFS;
 use crate::chunk::ChunkHeader;
 use crate::pool::release;
 use crate::region::Region;
 use crate::size_class::ClassIdx;
 use crate::sync::atomic::AtomicU32;
 use crate::sync::atomic::Ordering::{Acquire, Relaxed, Release};
-use std::ops::{Bound, Deref, RangeBounds};
+use crate::PooledBytesMut;
+use std::ops::{Deref, RangeBounds};
 use std::ptr::NonNull;
-use std::{fmt, slice};
+use std::slice;
 
-/// Most references to one region; past it `clone` aborts, like `Arc`.
-const MAX_REFS: u32 = i32::MAX as u32;
+/// `class` of a view that holds nothing (no region, no count).
+const EMPTY: usize = usize::MAX;
 
 /// A shared, read-only buffer from a [`Pool`](crate::Pool): cheap to clone
 /// and slice (a reference count, no copy); the last reference dropped
-/// returns the memory to the pool.
+/// returns the memory to the pool. A view of length 0 holds nothing.
 ///
 /// ```
 /// let pool = tidebuf::Pool::new();
@@ -23,11 +26,17 @@ const MAX_REFS: u32 = i32::MAX as u32;
 /// buf.extend_from_slice(b"hello world");
 /// let hello = buf.freeze();
 /// let world = hello.slice(6..);
-/// assert_eq!(&world[..], b"world");
+/// assert_eq!(world, "world");
 /// assert_eq!(hello.ref_count(), 2);
 /// let b: bytes::Bytes = world.into(); // zero-copy
 /// assert_eq!(&b[..], b"world");
 /// ```
+///
+/// Deliberate differences from `bytes::Bytes`: it is made by a pool
+/// (`PooledBytesMut::freeze`, `Pool::copy_from_slice`), not from a static
+/// or a `Vec`; a `bytes::Bytes` made from it is backed by its pooled owner
+/// without a copy, so `Bytes::is_unique` is false for it and
+/// `BytesMut::from(bytes)` copies.
 pub struct PooledBytes {
     /// Start of this view.
     ptr: NonNull<u8>,
@@ -37,7 +46,8 @@ pub struct PooledBytes {
     base: NonNull<u8>,
     chunk: NonNull<ChunkHeader>,
     refs: NonNull<AtomicU32>,
-    /// Word-sized for the same reason as in `PooledBytesMut`.
+    /// Size class, or [`EMPTY`]. Word-sized for the same reason as in
+    /// `PooledBytesMut`.
     class: usize,
 }
 
@@ -48,22 +58,42 @@ unsafe impl Send for PooledBytes {}
 unsafe impl Sync for PooledBytes {}
 
 impl PooledBytes {
-    /// Wraps a region of `class` whose reference count (at `refs`) is
-    /// already 1.
-    pub(crate) fn from_parts(
+    /// Wraps the view `[ptr, ptr + len)` (`len > 0`) of a region of `class`
+    /// whose reference count (at `refs`) already counts this view.
+    pub(crate) fn from_view(
         region: Region,
         class: ClassIdx,
         refs: NonNull<AtomicU32>,
+        ptr: NonNull<u8>,
         len: usize,
     ) -> PooledBytes {
+        debug_assert!(len > 0);
         PooledBytes {
-            ptr: region.ptr,
+            ptr,
             len,
             base: region.ptr,
             chunk: region.chunk,
             refs,
             class: class as usize,
         }
+    }
+
+    /// An empty view that holds no memory (as `Default`).
+    pub const fn new() -> PooledBytes {
+        PooledBytes {
+            ptr: NonNull::dangling(),
+            len: 0,
+            base: NonNull::dangling(),
+            chunk: NonNull::dangling(),
+            refs: NonNull::dangling(),
+            class: EMPTY,
+        }
+    }
+
+    /// Whether this view holds a reference to a region.
+    #[inline]
+    fn holds_region(&self) -> bool {
+        self.class != EMPTY
     }
 
     /// Bytes in this view.
@@ -78,54 +108,126 @@ impl PooledBytes {
         self.len == 0
     }
 
-    /// References to the underlying region (this one included). A snapshot:
-    /// other threads may change it at any time.
+    /// References to the underlying region (this one included); 0 for an
+    /// empty view, which holds none. A snapshot: other threads may change
+    /// it at any time.
     pub fn ref_count(&self) -> usize {
-        self.refs().load(Relaxed) as usize
+        match self.holds_region() {
+            true => self.refs().load(Relaxed) as usize,
+            false => 0,
+        }
+    }
+
+    /// Whether this is the only reference to its region (so
+    /// [`try_into_mut`](Self::try_into_mut) succeeds). False for an empty
+    /// view, like an empty `Bytes`.
+    pub fn is_unique(&self) -> bool {
+        // Acquire: pairs with the Release decrements of views that went, so
+        // their reads happen-before a `PooledBytesMut` writes again.
+        self.holds_region() && self.refs().load(Acquire) == 1
+    }
+
+    /// Back to a writable [`PooledBytesMut`] without copying if this is the
+    /// region's only reference (with room to the end of the region);
+    /// otherwise `self` unchanged.
+    pub fn try_into_mut(self) -> Result<PooledBytesMut, PooledBytes> {
+        if !self.is_unique() {
+            return Err(self);
+        }
+        let this = std::mem::ManuallyDrop::new(self);
+        // The count (1) moves into the mutable view.
+        Ok(PooledBytesMut::from_shared(
+            this.region(),
+            this.class as ClassIdx,
+            this.ptr,
+            this.len,
+        ))
+    }
+
+    /// The bytes as a `bytes::Bytes`, without copying (see `From`).
+    pub fn into_bytes(self) -> bytes::Bytes {
+        self.into()
     }
 
     #[inline]
     fn refs(&self) -> &AtomicU32 {
+        debug_assert!(self.holds_region());
         // SAFETY: the slot is valid while the region is outstanding, which
         // it is while this reference lives.
         unsafe { self.refs.as_ref() }
     }
 
-    /// A view of `range` (relative to this view) sharing the same memory.
-    ///
-    /// Panics if the range is out of bounds or decreasing, like slicing a
-    /// `[u8]` (and like `bytes::Bytes::slice`).
-    pub fn slice(&self, range: impl RangeBounds<usize>) -> PooledBytes {
-        let start = match range.start_bound() {
-            Bound::Included(&n) => n,
-            Bound::Excluded(&n) => n.checked_add(1).expect("slice start overflows usize"),
-            Bound::Unbounded => 0,
-        };
-        let end = match range.end_bound() {
-            Bound::Included(&n) => n.checked_add(1).expect("slice end overflows usize"),
-            Bound::Excluded(&n) => n,
-            Bound::Unbounded => self.len,
-        };
-        assert!(
-            start <= end,
-            "slice index starts at {start} but ends at {end}"
-        );
-        assert!(
-            end <= self.len,
-            "range end {end} out of range for a view of length {}",
-            self.len
-        );
+    fn region(&self) -> Region {
+        Region {
+            ptr: self.base,
+            chunk: self.chunk,
+        }
+    }
+
+    /// A view of `[start, end)` of this one (`start < end <= len`).
+    fn subview(&self, start: usize, end: usize) -> PooledBytes {
+        debug_assert!(start < end && end <= self.len);
         let mut view = self.clone();
-        // SAFETY: `start <= end <= len`, so the new view stays inside ours.
+        // SAFETY: `start < end <= len`, so the new view stays inside ours.
         view.ptr = unsafe { view.ptr.add(start) };
         view.len = end - start;
         view
     }
-}
 
-impl PooledBytes {
+    /// A view of `range` (relative to this view) sharing the same memory;
+    /// an empty range gives an empty view that holds nothing.
+    ///
+    /// # Panics
+    /// If the range is out of bounds or decreasing, like slicing a `[u8]`
+    /// (and like `bytes::Bytes::slice`).
+    pub fn slice(&self, range: impl RangeBounds<usize>) -> PooledBytes {
+        let (start, end) = super::bounds(range, self.len);
+        if start == end {
+            return PooledBytes::new();
+        }
+        self.subview(start, end)
+    }
+
+    /// The view of `subset`, which must lie inside this view (for example a
+    /// slice of it found by a parser), sharing the same memory.
+    ///
+    /// # Panics
+    /// If `subset` is not inside this view (an empty `subset` anywhere gives
+    /// an empty view), like `bytes::Bytes::slice_ref`.
+    pub fn slice_ref(&self, subset: &[u8]) -> PooledBytes {
+        if subset.is_empty() {
+            return PooledBytes::new();
+        }
+        let start = (subset.as_ptr() as usize).wrapping_sub(self.ptr.as_ptr() as usize);
+        assert!(
+            subset.as_ptr() as usize >= self.ptr.as_ptr() as usize
+                && start + subset.len() <= self.len,
+            "slice_ref: subset {:p}..+{} is not inside the view {:p}..+{}",
+            subset.as_ptr(),
+            subset.len(),
+            self.ptr,
+            self.len
+        );
+        self.subview(start, start + subset.len())
+    }
+
+    /// Keeps the first `len` bytes (no effect if `len >= self.len()`);
+    /// truncated to 0, the view releases its reference.
+    pub fn truncate(&mut self, len: usize) {
+        if len == 0 {
+            *self = PooledBytes::new();
+        } else if len < self.len {
+            self.len = len;
+        }
+    }
+
+    /// Empties the view and releases its reference.
+    pub fn clear(&mut self) {
+        self.truncate(0);
+    }
+
     /// Splits off `[at, len)` and returns it; `self` keeps `[0, at)`. Both
-    /// share the memory. Panics if `at > len`, like `bytes::Bytes`.
+    /// share the memory; an empty side holds none.
     ///
     /// ```
     /// let pool = tidebuf::Pool::new();
@@ -135,46 +237,67 @@ impl PooledBytes {
     /// let body = head.split_off(4);
     /// assert_eq!((&head[..], &body[..]), (&b"head"[..], &b"body"[..]));
     /// ```
+    ///
+    /// # Panics
+    /// If `at > len`, like `bytes::Bytes::split_off`.
     #[must_use = "the tail is returned, not kept"]
     pub fn split_off(&mut self, at: usize) -> PooledBytes {
         assert!(
             at <= self.len,
-            "split_off at {at} past the end ({})",
+            "split_off out of bounds: {at} <= {}",
             self.len
         );
+        if at == 0 {
+            return std::mem::take(self);
+        }
         let tail = self.slice(at..);
         self.len = at;
         tail
     }
 
-    /// Splits off `[0, at)` and returns it; `self` keeps `[at, len)`.
-    /// Panics if `at > len`.
+    /// Splits off `[0, at)` and returns it; `self` keeps `[at, len)`. Both
+    /// share the memory; an empty side holds none.
+    ///
+    /// # Panics
+    /// If `at > len`, like `bytes::Bytes::split_to`.
     #[must_use = "the head is returned, not kept"]
     pub fn split_to(&mut self, at: usize) -> PooledBytes {
         assert!(
             at <= self.len,
-            "split_to at {at} past the end ({})",
+            "split_to out of bounds: {at} <= {}",
             self.len
         );
+        if at == self.len {
+            return std::mem::take(self);
+        }
         let head = self.slice(..at);
-        // SAFETY: `at <= len`: the view stays inside the region.
+        // SAFETY: `at < len`: the view stays inside the region.
         self.ptr = unsafe { self.ptr.add(at) };
         self.len -= at;
         head
     }
 }
 
+impl Default for PooledBytes {
+    /// An empty view that holds no memory.
+    fn default() -> Self {
+        PooledBytes::new()
+    }
+}
+
 impl Clone for PooledBytes {
     #[inline]
     fn clone(&self) -> PooledBytes {
-        // Relaxed: a new reference is made from an existing one, which
-        // already keeps the region alive (the `Arc` argument).
-        let old = self.refs().fetch_add(1, Relaxed);
-        if old >= MAX_REFS {
-            #[cfg(feature = "debug-checks")]
-            panic!("tidebuf: reference count overflow ({old} references to one buffer)");
-            #[cfg(not(feature = "debug-checks"))]
-            std::process::abort();
+        if self.holds_region() {
+            // Relaxed: a new reference is made from an existing one, which
+            // already keeps the region alive (the `Arc` argument).
+            let old = self.refs().fetch_add(1, Relaxed);
+            if old >= MAX_REFS {
+                #[cfg(feature = "debug-checks")]
+                panic!("tidebuf: reference count overflow ({old} references to one buffer)");
+                #[cfg(not(feature = "debug-checks"))]
+                std::process::abort();
+            }
         }
         // The count above records the extra holder; only the last one
         // releases the region.
@@ -185,6 +308,9 @@ impl Clone for PooledBytes {
 impl Drop for PooledBytes {
     #[inline]
     fn drop(&mut self) {
+        if !self.holds_region() {
+            return;
+        }
         let old = self.refs().fetch_sub(1, Release);
         #[cfg(feature = "debug-checks")]
         assert!(
@@ -200,15 +326,7 @@ impl Drop for PooledBytes {
         self.refs().load(Acquire);
         // SAFETY: the count reached zero: we are the last holder and the
         // region moves out once.
-        unsafe {
-            release(
-                Region {
-                    ptr: self.base,
-                    chunk: self.chunk,
-                },
-                self.class as ClassIdx,
-            )
-        };
+        unsafe { release(self.region(), self.class as ClassIdx) };
     }
 }
 
@@ -218,29 +336,9 @@ impl Deref for PooledBytes {
     #[inline]
     fn deref(&self) -> &[u8] {
         // SAFETY: the view lies inside the written part of the region, which
-        // is immutable while shared and alive while we hold a reference.
+        // is immutable while shared and alive while we hold a reference (an
+        // empty view's pointer is dangling, non-null, with length 0).
         unsafe { slice::from_raw_parts(self.ptr.as_ptr(), self.len) }
-    }
-}
-
-impl AsRef<[u8]> for PooledBytes {
-    fn as_ref(&self) -> &[u8] {
-        self
-    }
-}
-
-impl fmt::Debug for PooledBytes {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("PooledBytes")
-            .field("len", &self.len)
-            .field("ref_count", &self.ref_count())
-            .finish()
-    }
-}
-
-impl PartialEq<[u8]> for PooledBytes {
-    fn eq(&self, other: &[u8]) -> bool {
-        **self == *other
     }
 }
 
@@ -259,10 +357,14 @@ impl bytes::Buf for PooledBytes {
     fn advance(&mut self, cnt: usize) {
         assert!(
             cnt <= self.len,
-            "advance: {cnt} past the end ({} remaining)",
+            "cannot advance past `remaining`: {cnt} <= {}",
             self.len
         );
-        // SAFETY: `cnt <= len`, so the view stays inside the region.
+        if cnt == self.len {
+            *self = PooledBytes::new();
+            return;
+        }
+        // SAFETY: `cnt < len`, so the view stays inside the region.
         self.ptr = unsafe { self.ptr.add(cnt) };
         self.len -= cnt;
     }
@@ -274,17 +376,37 @@ impl bytes::Buf for PooledBytes {
             "copy_to_bytes: {len} past the end ({} remaining)",
             self.len
         );
-        let head = self.slice(..len);
-        self.advance(len);
-        head.into()
+        self.split_to(len).into()
     }
 }
 
 impl From<PooledBytes> for bytes::Bytes {
     /// Zero-copy through `Bytes::from_owner`: the data stays in the pool and
     /// returns to it when the last `Bytes` clone is dropped. Boxes the owner
-    /// (one small global allocation per conversion).
+    /// (one small global allocation per conversion); an empty view gives
+    /// `Bytes::new()`, with no allocation.
     fn from(buf: PooledBytes) -> bytes::Bytes {
+        if buf.is_empty() {
+            return bytes::Bytes::new();
+        }
         bytes::Bytes::from_owner(buf)
+    }
+}
+
+impl IntoIterator for PooledBytes {
+    type Item = u8;
+    type IntoIter = bytes::buf::IntoIter<PooledBytes>;
+
+    fn into_iter(self) -> Self::IntoIter {
+        bytes::buf::IntoIter::new(self)
+    }
+}
+
+impl<'a> IntoIterator for &'a PooledBytes {
+    type Item = &'a u8;
+    type IntoIter = slice::Iter<'a, u8>;
+
+    fn into_iter(self) -> Self::IntoIter {
+        self.iter()
     }
 }

@@ -5,9 +5,12 @@
 //!   unique, writable           shared, read-only; the last one dropped
 //!   dropped: region returns    returns the region to the pool
 //!
-//!  PooledBytes: [ ptr | len | region: ptr cap chunk refs handle class ]
-//!                 └ view ┘              └─ refs ─▶ AtomicU32 in the chunk's
-//!                                                  (or subpage's) table
+//!  PooledBytes:    [ ptr | len | base chunk refs class ]
+//!                    └ view ┘      └─ refs ─▶ AtomicU32 in the chunk's
+//!                                             (or subpage's) table
+//!  PooledBytesMut: [ ptr | len | cap | chunk | class·flags·offset ]
+//!                    └── view ──────┘  unique, or shared with other views
+//!                                      through the same slot after a split
 //! ```
 //!
 //! # Sharing
@@ -18,6 +21,30 @@
 
 mod bytes;
 mod bytes_mut;
+mod cmp;
 
 pub use self::bytes::PooledBytes;
 pub use self::bytes_mut::PooledBytesMut;
+
+use std::ops::{Bound, RangeBounds};
+
+/// `range` as `start..end` within `len`, with the panics of slicing a
+/// `[u8]` (out of bounds, decreasing, overflow), as `bytes` has them.
+pub(crate) fn bounds(range: impl RangeBounds<usize>, len: usize) -> (usize, usize) {
+    let start = match range.start_bound() {
+        Bound::Included(&n) => n,
+        Bound::Excluded(&n) => n.checked_add(1).expect("out of range"),
+        Bound::Unbounded => 0,
+    };
+    let end = match range.end_bound() {
+        Bound::Included(&n) => n.checked_add(1).expect("out of range"),
+        Bound::Excluded(&n) => n,
+        Bound::Unbounded => len,
+    };
+    assert!(
+        start <= end,
+        "range start must not be greater than end: {start} <= {end}"
+    );
+    assert!(end <= len, "range end out of bounds: {end} <= {len}");
+    (start, end)
+}
