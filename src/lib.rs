@@ -26,6 +26,7 @@
 //! | feature | adds |
 //! |---|---|
 //! | `prometheus` | `PoolCollector` for a `prometheus_client` registry |
+//! | `codec` | `tidebuf::codec`: `FramedRead`/`FramedWrite`/`Framed` and length-delimited, line and byte codecs over tokio, with connection buffers that ebb |
 //! | `debug-checks` | poison checked on reuse, double-release and refcount-overflow panics, `Pool::outstanding()` leak tracker, `Pool::validate()` |
 //! | `asan` | free pooled memory poisoned for AddressSanitizer (nightly, `-Zsanitizer=address`) |
 //!
@@ -55,6 +56,8 @@ mod bitmap;
 mod buf;
 mod chunk;
 mod chunk_list;
+#[cfg(feature = "codec")]
+pub mod codec;
 #[cfg(feature = "debug-checks")]
 mod debug;
 mod error;
