@@ -115,7 +115,7 @@ fn split_and_advance_past_the_end() {
         panics_with("cannot advance past `remaining`: 7 <= 6", || {
             f.clone().advance(7)
         });
-        panics_with("copy_to_bytes: 7 past the end", || {
+        panics_with("split_to out of bounds: 7 <= 6", || {
             drop(f.clone().copy_to_bytes(7))
         });
         let head = f.split_to(2);
@@ -127,8 +127,9 @@ fn split_and_advance_past_the_end() {
         assert_eq!(f.ref_count(), 3);
         let mut m = pool.alloc(16);
         // SAFETY: never reached: the call panics before counting bytes.
-        panics_with("advance_mut: 17 past the capacity", || unsafe {
-            m.advance_mut(17)
-        });
+        panics_with(
+            "advance out of bounds: the len is 16 but advancing by 17",
+            || unsafe { m.advance_mut(17) },
+        );
     });
 }

@@ -70,7 +70,7 @@ fn bufmut_chunk_grows_when_full() {
 }
 
 #[test]
-#[should_panic(expected = "advance_mut")]
+#[should_panic(expected = "advance out of bounds: the len is 16 but advancing by 17")]
 fn advance_mut_past_capacity_panics() {
     let pool = Pool::new();
     let mut buf = pool.alloc(16);

@@ -198,15 +198,21 @@ impl PooledBytes {
         if subset.is_empty() {
             return PooledBytes::new();
         }
-        let start = (subset.as_ptr() as usize).wrapping_sub(self.ptr.as_ptr() as usize);
+        let (sub, me) = (subset.as_ptr() as usize, self.ptr.as_ptr() as usize);
         assert!(
-            subset.as_ptr() as usize >= self.ptr.as_ptr() as usize
-                && start + subset.len() <= self.len,
-            "slice_ref: subset {:p}..+{} is not inside the view {:p}..+{}",
+            sub >= me,
+            "subset pointer ({:p}) is smaller than self pointer ({:p})",
+            subset.as_ptr(),
+            self.ptr,
+        );
+        let start = sub - me;
+        assert!(
+            start + subset.len() <= self.len,
+            "subset is out of bounds: self = ({:p}, {}), subset = ({:p}, {})",
+            self.ptr,
+            self.len,
             subset.as_ptr(),
             subset.len(),
-            self.ptr,
-            self.len
         );
         self.subview(start, start + subset.len())
     }
@@ -371,11 +377,6 @@ impl bytes::Buf for PooledBytes {
 
     /// Zero-copy: the returned `Bytes` shares this region.
     fn copy_to_bytes(&mut self, len: usize) -> bytes::Bytes {
-        assert!(
-            len <= self.len,
-            "copy_to_bytes: {len} past the end ({} remaining)",
-            self.len
-        );
         self.split_to(len).into()
     }
 }

@@ -75,8 +75,10 @@ pub(crate) const MAX_REFS: u32 = i32::MAX as u32;
 /// Deliberate differences from `BytesMut`:
 /// - the capacity is a size class (`alloc(10)` has 16 bytes of room);
 /// - a view left with no bytes by `split_to`, `split`, `split_off(0)` or
-///   `advance` holds no memory (its capacity becomes 0) and grows again in
-///   the same pool; `clear` and `truncate` keep the capacity, as for `Vec`;
+///   `advance` — its bytes taken away — holds no memory (its capacity
+///   becomes 0) and grows again in the same pool; `clear` and `truncate`
+///   keep the capacity, as for `Vec`, and so does the tail `split_off`
+///   returns (room asked for);
 /// - a `bytes::Bytes` made from it (`into_bytes`, `From`) is backed by its
 ///   pooled owner, without a copy: `Bytes::is_unique` is false for it, and
 ///   `BytesMut::from(bytes)` copies.
@@ -490,17 +492,16 @@ impl PooledBytesMut {
             let home = self.home();
             return std::mem::replace(self, PooledBytesMut::empty_in(Some(home)));
         }
-        if at == self.cap || self.len <= at {
-            // The tail holds no bytes: it holds no memory either.
-            self.len = self.len.min(at);
-            let tail = PooledBytesMut::empty_in(Some(self.home()));
-            self.cap = at;
-            return tail;
+        if at == self.cap {
+            // Nothing to hand over: the tail holds no memory.
+            return PooledBytesMut::empty_in(Some(self.home()));
         }
+        // The tail may have no bytes yet, only room (`len <= at`): that
+        // room is what it was asked for, as with `BytesMut`.
         let mut tail = self.share();
         tail.skip(at);
         self.cap = at;
-        self.len = at;
+        self.len = self.len.min(at);
         tail
     }
 
@@ -777,7 +778,7 @@ unsafe impl bytes::BufMut for PooledBytesMut {
     unsafe fn advance_mut(&mut self, cnt: usize) {
         assert!(
             cnt <= self.cap - self.len,
-            "advance_mut: {cnt} past the capacity ({} spare)",
+            "advance out of bounds: the len is {} but advancing by {cnt}",
             self.cap - self.len
         );
         self.len += cnt;
@@ -829,11 +830,6 @@ impl bytes::Buf for PooledBytesMut {
 
     /// Zero-copy: the returned `Bytes` is a view of this region.
     fn copy_to_bytes(&mut self, len: usize) -> bytes::Bytes {
-        assert!(
-            len <= self.len,
-            "copy_to_bytes: {len} past the end ({} remaining)",
-            self.len
-        );
         self.split_to(len).into_bytes()
     }
 }
