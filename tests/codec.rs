@@ -345,3 +345,29 @@ fn a_drained_buffer_grows_again_in_its_pool() {
     drop((frame, buf));
     assert_eq!(pool.metrics().active_bytes, 0);
 }
+
+/// Any tokio-util encoder writes through `TokioEncoder`.
+#[test]
+fn tokio_util_encoders_work_for_writing() {
+    use tidebuf::codec::TokioEncoder;
+    let pool = Pool::new();
+    rt().block_on(async {
+        // Room for a whole frame in the pipe: this task writes, then reads.
+        let (a, b) = tokio::io::duplex(1 << 20);
+        let mut reader = FramedRead::new(b, LengthDelimitedCodec::new(), &pool);
+        let mut w = FramedWrite::new(
+            a,
+            TokioEncoder::new(tokio_util::codec::LengthDelimitedCodec::new()),
+            &pool,
+        );
+        for n in [0, 5, 200_000] {
+            send(&mut w, bytes::Bytes::from(payload(n, 3)))
+                .await
+                .unwrap();
+            let frame = next(&mut reader).await.unwrap().unwrap();
+            assert!(frame == payload(n, 3)[..]);
+        }
+        assert_eq!(w.write_buffer().capacity(), 0, "flushed: holds nothing");
+    });
+    assert_eq!(pool.metrics().active_bytes, 0);
+}

@@ -33,11 +33,13 @@ mod bytes_codec;
 mod framed;
 mod length_delimited;
 mod lines;
+mod tokio_encoder;
 
 pub use self::bytes_codec::BytesCodec;
 pub use self::framed::{Framed, FramedRead, FramedWrite, DEFAULT_CAPACITY};
 pub use self::length_delimited::{LengthDelimitedCodec, LengthDelimitedCodecBuilder};
 pub use self::lines::{LinesCodec, LinesCodecError};
+pub use self::tokio_encoder::TokioEncoder;
 
 use crate::PooledBytesMut;
 use std::io;
