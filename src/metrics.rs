@@ -155,6 +155,10 @@ pub struct PoolMetrics {
     pub trimmed_bytes: u64,
     /// Trim passes run.
     pub trims: u64,
+    /// Capacity held right now by the read and write buffers of
+    /// `tidebuf::codec` connections of this pool (feature `codec`; 0
+    /// without it). Part of `active_bytes`.
+    pub codec_buffer_bytes: usize,
     /// Per-arena figures.
     pub arenas: Vec<ArenaMetrics>,
 }

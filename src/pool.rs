@@ -422,6 +422,16 @@ impl Pool {
         self.inner.clone()
     }
 
+    /// A codec buffer's capacity changed from `was` to `now` bytes.
+    #[cfg(feature = "codec")]
+    pub(crate) fn codec_buffer_resized(&self, was: usize, now: usize) {
+        if now > was {
+            self.inner.codec_bytes.add((now - was) as u64);
+        } else {
+            self.inner.codec_bytes.sub((was - now) as u64);
+        }
+    }
+
     /// A buffer of `len` zero bytes (`BytesMut::zeroed`).
     ///
     /// # Panics
@@ -600,6 +610,8 @@ pub(crate) struct PoolInner {
     huge_high_water: AtomicUsize,
     trims: SharedCounter,
     trimmed_bytes: SharedCounter,
+    /// Capacity held by `codec` read and write buffers right now.
+    codec_bytes: SharedCounter,
     closed: AtomicBool,
     me: Weak<PoolInner>,
     /// Every live thread cache, for `metrics()`; and the totals of caches
@@ -723,6 +735,7 @@ impl PoolInner {
             huge_high_water: AtomicUsize::new(0),
             trims: SharedCounter::default(),
             trimmed_bytes: SharedCounter::default(),
+            codec_bytes: SharedCounter::default(),
             closed: AtomicBool::new(false),
             me: me.clone(),
             caches: Mutex::new((Vec::new(), CacheTotals::default())),
@@ -1281,6 +1294,7 @@ impl PoolInner {
             cache_misses: 0,
             trimmed_bytes: self.trimmed_bytes.get(),
             trims: self.trims.get(),
+            codec_buffer_bytes: self.codec_bytes.get() as usize,
             arenas: Vec::with_capacity(self.arenas.len()),
         };
         let mut parked_by_arena = vec![0usize; self.arenas.len()];

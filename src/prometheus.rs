@@ -15,6 +15,7 @@
 //! | `tidebuf_chunks` | gauge | |
 //! | `tidebuf_huge_buffers` | gauge | |
 //! | `tidebuf_huge_bytes` | gauge | |
+//! | `tidebuf_codec_buffer_bytes` | gauge | |
 //! | `tidebuf_arena_threads` | gauge | `arena` |
 //! | `tidebuf_arena_chunks` | gauge | `arena` |
 //! | `tidebuf_arena_used_bytes` | gauge | `arena` |
@@ -140,6 +141,13 @@ impl Collector for PoolCollector {
             "Bytes of huge mappings held: live huge buffers and recycled mappings (the part of used no arena holds).",
             bytes,
             m.huge_bytes,
+        )?;
+        gauge(
+            &mut e,
+            "tidebuf_codec_buffer",
+            "Capacity held by tidebuf::codec read and write buffers (part of active).",
+            bytes,
+            m.codec_buffer_bytes,
         )?;
         let arena_gauges: [ArenaGauge<'_>; 5] = [
             (

@@ -371,3 +371,35 @@ fn tokio_util_encoders_work_for_writing() {
     });
     assert_eq!(pool.metrics().active_bytes, 0);
 }
+
+/// `PoolMetrics::codec_buffer_bytes` shows what codec buffers hold.
+#[test]
+fn metrics_show_what_codec_buffers_hold() {
+    let pool = Pool::new();
+    rt().block_on(async {
+        let (mut a, b) = tokio::io::duplex(64 << 10);
+        let mut reader = FramedRead::new(b, LengthDelimitedCodec::new(), &pool);
+        // Half a 1 MiB frame: the reader reserves the whole frame, then waits.
+        a.write_all(&(1u32 << 20).to_be_bytes()).await.unwrap();
+        a.write_all(&[5; 1000]).await.unwrap();
+        let waited = tokio::time::timeout(Duration::from_millis(50), next(&mut reader)).await;
+        assert!(waited.is_err(), "the frame is not complete");
+        let held = reader.read_buffer().capacity();
+        assert!(held >= 1 << 20);
+        assert_eq!(pool.metrics().codec_buffer_bytes, held);
+        // The rest arrives: the frame goes out, the buffer with it.
+        let rest = tokio::spawn(async move {
+            a.write_all(&vec![5; (1 << 20) - 1000]).await.unwrap();
+            a
+        });
+        let frame = next(&mut reader).await.unwrap().unwrap();
+        drop(rest.await.unwrap());
+        assert_eq!(frame.len(), 1 << 20);
+        assert_eq!(
+            pool.metrics().codec_buffer_bytes,
+            reader.read_buffer().capacity()
+        );
+        drop(reader);
+        assert_eq!(pool.metrics().codec_buffer_bytes, 0);
+    });
+}

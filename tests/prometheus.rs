@@ -39,6 +39,7 @@ fn every_series_with_help_and_values() {
         "tidebuf_arena_active_bytes",
         "tidebuf_arena_cached_bytes",
         "tidebuf_huge_bytes",
+        "tidebuf_codec_buffer_bytes",
         "tidebuf_allocations",
         "tidebuf_deallocations",
         "tidebuf_cache_hits",

@@ -31,6 +31,8 @@ const BACKPRESSURE: usize = 128 << 10;
 #[derive(Debug)]
 struct ReadState {
     buf: PooledBytesMut,
+    /// `buf`'s capacity as last counted in the pool's codec metric.
+    counted: usize,
     /// Starting and ebb-to capacity.
     capacity: usize,
     pool: Pool,
@@ -43,6 +45,7 @@ impl ReadState {
     fn new(pool: &Pool, capacity: usize) -> ReadState {
         ReadState {
             buf: PooledBytesMut::empty_in(Some(pool.inner_arc())),
+            counted: 0,
             capacity: capacity.max(1),
             pool: pool.clone(),
             eof: false,
@@ -71,6 +74,21 @@ impl ReadState {
     }
 
     fn poll_next<T, D>(
+        &mut self,
+        io: Pin<&mut T>,
+        cx: &mut Context<'_>,
+        decoder: &mut D,
+    ) -> Poll<Option<Result<D::Item, D::Error>>>
+    where
+        T: AsyncRead,
+        D: Decoder,
+    {
+        let polled = self.poll_frame(io, cx, decoder);
+        self.counted = count(&self.pool, self.counted, &self.buf);
+        polled
+    }
+
+    fn poll_frame<T, D>(
         &mut self,
         mut io: Pin<&mut T>,
         cx: &mut Context<'_>,
@@ -144,17 +162,50 @@ impl ReadState {
     }
 }
 
+/// Updates the pool's codec metric for `buf` (counted as `counted` so
+/// far); returns the new count.
+fn count(pool: &Pool, counted: usize, buf: &PooledBytesMut) -> usize {
+    let now = buf.capacity();
+    if now != counted {
+        pool.codec_buffer_resized(counted, now);
+    }
+    now
+}
+
+impl Drop for ReadState {
+    fn drop(&mut self) {
+        count(&self.pool, self.counted, &PooledBytesMut::default());
+    }
+}
+
 /// The write half's state.
 #[derive(Debug)]
 struct WriteState {
     buf: PooledBytesMut,
+    pool: Pool,
+    /// `buf`'s capacity as last counted in the pool's codec metric.
+    counted: usize,
+}
+
+impl Drop for WriteState {
+    fn drop(&mut self) {
+        count(&self.pool, self.counted, &PooledBytesMut::default());
+    }
 }
 
 impl WriteState {
     fn new(pool: &Pool) -> WriteState {
         WriteState {
             buf: PooledBytesMut::empty_in(Some(pool.inner_arc())),
+            pool: pool.clone(),
+            counted: 0,
         }
+    }
+
+    /// Counts the buffer's capacity after an operation on it.
+    fn recount<R>(&mut self, result: R) -> R {
+        self.counted = count(&self.pool, self.counted, &self.buf);
+        result
     }
 
     fn poll_ready<T: AsyncWrite>(
@@ -169,6 +220,15 @@ impl WriteState {
     }
 
     fn poll_flush<T: AsyncWrite>(
+        &mut self,
+        io: Pin<&mut T>,
+        cx: &mut Context<'_>,
+    ) -> Poll<io::Result<()>> {
+        let flushed = self.poll_flush_buf(io, cx);
+        self.recount(flushed)
+    }
+
+    fn poll_flush_buf<T: AsyncWrite>(
         &mut self,
         mut io: Pin<&mut T>,
         cx: &mut Context<'_>,
@@ -343,7 +403,8 @@ impl<W: AsyncWrite + Unpin, E: Encoder<I> + Unpin, I> Sink<I> for FramedWrite<W,
 
     fn start_send(self: Pin<&mut Self>, item: I) -> Result<(), E::Error> {
         let this = self.get_mut();
-        this.encoder.encode(item, &mut this.state.buf)
+        let sent = this.encoder.encode(item, &mut this.state.buf);
+        this.state.recount(sent)
     }
 
     fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), E::Error>> {
@@ -448,7 +509,8 @@ impl<T: AsyncRead + AsyncWrite + Unpin, C: Encoder<I> + Unpin, I> Sink<I> for Fr
 
     fn start_send(self: Pin<&mut Self>, item: I) -> Result<(), C::Error> {
         let this = self.get_mut();
-        this.codec.encode(item, &mut this.write.buf)
+        let sent = this.codec.encode(item, &mut this.write.buf);
+        this.write.recount(sent)
     }
 
     fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), C::Error>> {
