@@ -3652,3 +3652,17 @@ mod empty_views_hold_nothing {
         drop(empty);
     }
 }
+
+/// `From<_> for Vec<u8>` on both types copies the bytes out and lets go.
+#[test]
+fn into_vec_copies_out_and_releases() {
+    let pool = Pool::builder().thread_cache(false).build().unwrap();
+    let v: Vec<u8> = pool.copy_from_slice(b"abc").into();
+    assert_eq!(v, b"abc");
+    let frozen = pool.copy_from_slice(b"defg").freeze();
+    let v: Vec<u8> = frozen.slice(1..).into();
+    assert_eq!(v, b"efg");
+    assert_eq!(frozen.ref_count(), 1, "the slice's reference went");
+    drop(frozen);
+    assert_eq!(pool.metrics().active_bytes, 0);
+}

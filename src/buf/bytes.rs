@@ -411,3 +411,10 @@ impl<'a> IntoIterator for &'a PooledBytes {
         self.iter()
     }
 }
+
+impl From<PooledBytes> for Vec<u8> {
+    /// The bytes, copied out of the pool (this view's reference goes).
+    fn from(buf: PooledBytes) -> Vec<u8> {
+        buf.to_vec()
+    }
+}

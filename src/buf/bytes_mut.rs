@@ -891,3 +891,10 @@ impl<'a> IntoIterator for &'a PooledBytesMut {
         self.iter()
     }
 }
+
+impl From<PooledBytesMut> for Vec<u8> {
+    /// The bytes, copied out of the pool (the region goes back at once).
+    fn from(buf: PooledBytesMut) -> Vec<u8> {
+        buf.to_vec()
+    }
+}
