@@ -403,3 +403,54 @@ fn metrics_show_what_codec_buffers_hold() {
         assert_eq!(pool.metrics().codec_buffer_bytes, 0);
     });
 }
+
+/// Near the cap, a buffer grows to the exact size when the doubled one
+/// does not fit, so a codec fails only when the frame itself does not fit.
+#[test]
+fn growth_near_the_cap_takes_the_exact_size() {
+    let pool = Pool::builder()
+        .chunk_size(1 << 20)
+        .max_memory(Some(5 << 20))
+        .build()
+        .unwrap();
+    rt().block_on(async {
+        let (mut a, b) = tokio::io::duplex(64 << 10);
+        let mut reader = FramedRead::new(b, LinesCodec::new(), &pool);
+        let writer = tokio::spawn(async move {
+            let mut line = vec![b'y'; 2_100_000];
+            line.push(b'\n');
+            a.write_all(&line).await.unwrap();
+            a
+        });
+        let line = next(&mut reader).await.unwrap().unwrap();
+        assert_eq!(line.len(), 2_100_000);
+        drop(writer.await.unwrap());
+    });
+}
+
+/// A read buffer taken out with `mem::take` is replaced by one that grows
+/// in the connection's pool, not the global one; after the end, polling
+/// again keeps nothing.
+#[test]
+fn a_taken_buffer_and_a_finished_stream_stay_in_their_pool() {
+    let pool = Pool::new();
+    rt().block_on(async {
+        let (mut a, b) = tokio::io::duplex(64 << 10);
+        let mut reader = FramedRead::new(b, BytesCodec::new(), &pool);
+        drop(std::mem::take(reader.read_buffer_mut()));
+        a.write_all(b"hello").await.unwrap();
+        drop(a);
+        let chunk = next(&mut reader).await.unwrap().unwrap();
+        assert_eq!(chunk, "hello");
+        assert!(
+            pool.metrics().active_bytes > 0,
+            "read in the connection's pool"
+        );
+        drop(chunk);
+        assert!(next(&mut reader).await.is_none());
+        assert!(next(&mut reader).await.is_none(), "polled after the end");
+        assert_eq!(reader.read_buffer().capacity(), 0);
+        assert_eq!(pool.metrics().codec_buffer_bytes, 0);
+    });
+    assert_eq!(pool.metrics().active_bytes, 0);
+}

@@ -300,7 +300,12 @@ impl Clone for PooledBytes {
             let old = self.refs().fetch_add(1, Relaxed);
             if old >= MAX_REFS {
                 #[cfg(feature = "debug-checks")]
-                panic!("tidebuf: reference count overflow ({old} references to one buffer)");
+                {
+                    // Undo ours first: the panic unwinds, and the count
+                    // must stay what the live references make it.
+                    self.refs().fetch_sub(1, Relaxed);
+                    panic!("tidebuf: reference count overflow ({old} references to one buffer)");
+                }
                 #[cfg(not(feature = "debug-checks"))]
                 std::process::abort();
             }

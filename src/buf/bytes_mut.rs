@@ -250,8 +250,18 @@ impl PooledBytesMut {
         }
     }
 
+    /// Gives a buffer that holds nothing and has no pool of its own (a
+    /// `Default`, say, put there by `mem::take`) `pool` to grow in.
+    #[cfg(feature = "codec")]
+    pub(crate) fn rehome(&mut self, pool: &crate::Pool) {
+        if self.holds_nothing() && self.meta & HOME == 0 {
+            *self = PooledBytesMut::empty_in(Some(pool.inner_arc()));
+        }
+    }
+
     /// Releases the region if no bytes are written (a connection buffer
     /// about to wait: it holds nothing while idle). Keeps the pool.
+    #[cfg(feature = "codec")]
     pub(crate) fn release_if_empty(&mut self) {
         if self.len == 0 && !self.holds_nothing() {
             self.let_go();
@@ -454,8 +464,10 @@ impl PooledBytesMut {
             return Ok(());
         }
         let mut grown = {
-            // Our own reference to the pool: the old region's release below
-            // may free its chunk, and with it the chunk's.
+            // A reference of our own to borrow the pool through (an empty
+            // buffer's home, or the old region's, which the old view keeps
+            // alive until `*self = grown` below; the grown region's chunk
+            // keeps the pool alive after that).
             let pool = self.home();
             // Double, but do not leave the pooled range for a request that
             // fits in it; above it keep doubling, so appends stay linear.
@@ -466,7 +478,16 @@ impl PooledBytesMut {
             } else {
                 needed.max(doubled)
             };
-            pool.allocate(target)?
+            match pool.allocate(target) {
+                Ok(grown) => grown,
+                // Near the cap, the doubled size may not fit where the exact
+                // one does: try that before refusing.
+                Err(AllocError {
+                    kind: AllocErrorKind::OverLimit { .. },
+                    ..
+                }) if target > needed => pool.allocate(needed)?,
+                Err(err) => return Err(err),
+            }
         };
         // SAFETY: the new buffer holds `target >= len` bytes; outstanding
         // regions never overlap.

@@ -58,7 +58,7 @@ impl ReadState {
     /// buffer of the small class, so the big region goes with its frames.
     fn ebb(&mut self) {
         let small = self.capacity;
-        if self.buf.len() <= small && self.buf.capacity() > 2 * small {
+        if self.buf.len() <= small && self.buf.capacity() > small.saturating_mul(2) {
             if let Ok(mut fresh) = self.pool.try_alloc(small) {
                 fresh.extend_from_slice(&self.buf);
                 self.buf = fresh;
@@ -83,6 +83,8 @@ impl ReadState {
         T: AsyncRead,
         D: Decoder,
     {
+        // A buffer swapped out through `read_buffer_mut` grows here too.
+        self.buf.rehome(&self.pool);
         let polled = self.poll_frame(io, cx, decoder);
         self.counted = count(&self.pool, self.counted, &self.buf);
         polled
@@ -151,6 +153,8 @@ impl ReadState {
                 }
                 Poll::Ready(Ok(0)) => {
                     if self.eof {
+                        // Polled again after the end: keep nothing.
+                        self.buf.release_if_empty();
                         return Poll::Ready(None);
                     }
                     self.eof = true;
@@ -403,6 +407,7 @@ impl<W: AsyncWrite + Unpin, E: Encoder<I> + Unpin, I> Sink<I> for FramedWrite<W,
 
     fn start_send(self: Pin<&mut Self>, item: I) -> Result<(), E::Error> {
         let this = self.get_mut();
+        this.state.buf.rehome(&this.state.pool);
         let sent = this.encoder.encode(item, &mut this.state.buf);
         this.state.recount(sent)
     }
@@ -509,6 +514,7 @@ impl<T: AsyncRead + AsyncWrite + Unpin, C: Encoder<I> + Unpin, I> Sink<I> for Fr
 
     fn start_send(self: Pin<&mut Self>, item: I) -> Result<(), C::Error> {
         let this = self.get_mut();
+        this.write.buf.rehome(&this.write.pool);
         let sent = this.codec.encode(item, &mut this.write.buf);
         this.write.recount(sent)
     }
