@@ -84,7 +84,8 @@ impl Machine {
 const DEFAULT_PAGE: usize = 8 << 10;
 const DEFAULT_CHUNK: usize = 4 << 20;
 
-/// Builds a [`Pool`]; every setting has a default (SPEC §4).
+/// Builds a [`Pool`]; every setting has a default (Netty 4.1's sizes unless
+/// a method says otherwise).
 ///
 /// ```
 /// use tidebuf::{Backing, Pool, TrimPolicy};

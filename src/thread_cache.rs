@@ -46,7 +46,7 @@ use std::cell::Cell;
 /// misses rare for small classes, without parking much of the large ones.
 const FILL_BYTES: usize = 128 << 10;
 
-/// Settings of the caches (SPEC §4 defaults).
+/// Settings of the caches (defaults in `PoolBuilder::default`: Netty 4.1's).
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct CacheConfig {
     pub(crate) enabled: bool,
