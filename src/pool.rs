@@ -486,7 +486,15 @@ impl Pool {
     /// reports all three as an [`AllocError`] instead.
     #[inline(always)]
     pub fn alloc(&self, capacity: usize) -> PooledBytesMut {
-        match self.try_alloc(capacity) {
+        match self.inner.allocate_cached(capacity) {
+            Some(buf) => buf,
+            None => self.alloc_slow(capacity),
+        }
+    }
+
+    #[inline(never)]
+    fn alloc_slow(&self, capacity: usize) -> PooledBytesMut {
+        match self.inner.allocate_missed(capacity) {
             Ok(buf) => buf,
             Err(err) => alloc_failed(err),
         }
@@ -895,28 +903,44 @@ impl PoolInner {
         current
     }
 
-    /// Allocates a buffer of at least `size` bytes. The fast path: a hit in
-    /// this thread's cache.
+    /// The fast path alone: a hit in this thread's cache, or `None`. An
+    /// `Option` (40 bytes, the pointer's niche) rather than a `Result` with
+    /// an `AllocError` beside it (48): returned through memory, the wider
+    /// value costs a store-forwarding stall (measured: 8.3 → 14.4 ns).
     // Always inlined: returned through memory, the buffer's words are read
     // back with wider loads than they were stored with, which cannot be
     // store-forwarded (a measured stall of about 10 ns).
     #[inline(always)]
-    pub(crate) fn allocate(&self, size: usize) -> Result<PooledBytesMut, AllocError> {
-        if let Some(class) = self.classes.class_of(size) {
-            if let Some(cache) = local::cache(self) {
-                if cache.caches(class) {
-                    if let Some(region) = cache.pop(self, class) {
-                        #[cfg(all(feature = "debug-checks", feature = "asan"))]
-                        crate::asan::unpoison(region.ptr.as_ptr(), self.classes.size(class));
-                        #[cfg(feature = "debug-checks")]
-                        crate::debug::check(&region, self.classes.size(class), class);
-                        return Ok(self.hand_out(region, class, self.classes.size(class)));
-                    }
-                }
-                return self.allocate_slow(size, Some(cache));
-            }
+    pub(crate) fn allocate_cached(&self, size: usize) -> Option<PooledBytesMut> {
+        let class = self.classes.class_of(size)?;
+        let cache = local::cache(self)?;
+        if !cache.caches(class) {
+            return None;
         }
-        self.allocate_slow(size, None)
+        let region = cache.pop(self, class)?;
+        #[cfg(all(feature = "debug-checks", feature = "asan"))]
+        crate::asan::unpoison(region.ptr.as_ptr(), self.classes.size(class));
+        #[cfg(feature = "debug-checks")]
+        crate::debug::check(&region, self.classes.size(class), class);
+        Some(self.hand_out(region, class, self.classes.size(class)))
+    }
+
+    /// Allocates a buffer of at least `size` bytes: the fast path, else
+    /// the slow one.
+    #[inline(always)]
+    pub(crate) fn allocate(&self, size: usize) -> Result<PooledBytesMut, AllocError> {
+        match self.allocate_cached(size) {
+            Some(buf) => Ok(buf),
+            None => self.allocate_missed(size),
+        }
+    }
+
+    /// After `allocate_cached` found nothing: the slow path, with this
+    /// thread's cache if the size has a class (the miss is counted).
+    #[inline(never)]
+    pub(crate) fn allocate_missed(&self, size: usize) -> Result<PooledBytesMut, AllocError> {
+        let cache = self.classes.class_of(size).and_then(|_| local::cache(self));
+        self.allocate_slow(size, cache)
     }
 
     #[inline(never)]
