@@ -242,9 +242,11 @@ impl PooledBytesMut {
         drop(old);
     }
 
-    /// A view left with no bytes by a split or advance releases its region.
+    /// Releases the region if no bytes are written, keeping the pool: a
+    /// view left empty by an advance, or a connection buffer about to wait
+    /// (it holds nothing while idle).
     #[inline]
-    fn let_go_if_drained(&mut self) {
+    pub(crate) fn release_if_empty(&mut self) {
         if self.len == 0 && !self.holds_nothing() {
             self.let_go();
         }
@@ -256,15 +258,6 @@ impl PooledBytesMut {
     pub(crate) fn rehome(&mut self, pool: &crate::Pool) {
         if self.holds_nothing() && self.meta & HOME == 0 {
             *self = PooledBytesMut::empty_in(Some(pool.inner_arc()));
-        }
-    }
-
-    /// Releases the region if no bytes are written (a connection buffer
-    /// about to wait: it holds nothing while idle). Keeps the pool.
-    #[cfg(feature = "codec")]
-    pub(crate) fn release_if_empty(&mut self) {
-        if self.len == 0 && !self.holds_nothing() {
-            self.let_go();
         }
     }
 
@@ -846,7 +839,7 @@ impl bytes::Buf for PooledBytesMut {
             return;
         }
         self.skip(cnt);
-        self.let_go_if_drained();
+        self.release_if_empty();
     }
 
     /// Zero-copy: the returned `Bytes` is a view of this region.
