@@ -1,7 +1,9 @@
 //! 1–5 MiB alloc + fill every byte + drop, single-threaded and with 8
 //! threads: tidebuf against glibc, mimalloc and jemalloc in the same run,
 //! with minor page faults per allocation (from `getrusage`) printed for
-//! each. Run: `cargo bench --bench large`.
+//! each. `large_fill*` cycles five fixed sizes; `large_mix*` draws sizes
+//! uniformly from [1 MiB, 5 MiB], the incident's load.
+//! Run: `cargo bench -p tidebuf-bench --bench large`.
 
 use criterion::{criterion_group, criterion_main, Criterion};
 use mimalloc::MiMalloc;
@@ -29,15 +31,40 @@ fn minor_faults() -> u64 {
     }
 }
 
+/// A pseudo-random size, uniform over every byte count in [1 MiB, 5 MiB]
+/// (not rounded to pages: a service's buffers have arbitrary lengths, so
+/// they land anywhere within a size class), for allocation `i` of thread
+/// `t`. SplitMix64 over a counter seeded per thread: deterministic, the
+/// same sequence every run and every sample, no shared state between
+/// threads. The modulo bias over a 64-bit draw is below 2^-40.
+fn mix_size(t: u64, i: u64) -> usize {
+    const LO: u64 = 1 << 20;
+    const HI: u64 = 5 << 20;
+    let seed = 0x7E1D_EB0F_0000_0000 ^ t.wrapping_mul(0xA076_1D64_78BD_642F);
+    let mut z = seed.wrapping_add(i.wrapping_add(1).wrapping_mul(0x9E37_79B9_7F4A_7C15));
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^= z >> 31;
+    (LO + z % (HI - LO + 1)) as usize
+}
+
+/// The size of allocation `i` on thread `t`.
+type Sizer = fn(u64, u64) -> usize;
+
+/// `large_fill`'s sizes: thread `t` starts `t` places along the cycle.
+fn fill_size(t: u64, i: u64) -> usize {
+    size(i + t)
+}
+
 trait Allocator: Send + Sync + 'static {
-    fn cycle(&self, i: u64);
+    /// alloc `s` bytes + fill every byte + drop.
+    fn cycle(&self, s: usize);
 }
 
 struct Tidebuf(Pool);
 
 impl Allocator for Tidebuf {
-    fn cycle(&self, i: u64) {
-        let s = size(i);
+    fn cycle(&self, s: usize) {
         let mut buf = self.0.alloc(s);
         buf.spare_capacity_mut()[..s].fill(std::mem::MaybeUninit::new(0x5A));
         // SAFETY: the first `s` bytes were just written.
@@ -49,8 +76,8 @@ impl Allocator for Tidebuf {
 struct Raw<A: GlobalAlloc>(A);
 
 impl<A: GlobalAlloc + Send + Sync + 'static> Allocator for Raw<A> {
-    fn cycle(&self, i: u64) {
-        let layout = Layout::from_size_align(size(i), 16).unwrap();
+    fn cycle(&self, s: usize) {
+        let layout = Layout::from_size_align(s, 16).unwrap();
         // SAFETY: non-zero size; filled in bounds; freed with its layout.
         unsafe {
             let p = self.0.alloc(layout);
@@ -62,66 +89,104 @@ impl<A: GlobalAlloc + Send + Sync + 'static> Allocator for Raw<A> {
     }
 }
 
-/// Runs `iters` cycles over `threads` threads; returns the wall time and
-/// adds the minor faults to `faults`.
-fn run(a: &Arc<dyn Allocator>, threads: u64, iters: u64, faults: &AtomicU64) -> Duration {
+/// Runs `iters` cycles over `threads` threads, sizes from `sizer`; returns
+/// the wall time and adds the minor faults to `faults` and the number of
+/// allocations made (`iters` rounded up to a multiple of `threads`) to
+/// `allocs`.
+fn run(
+    a: &Arc<dyn Allocator>,
+    threads: u64,
+    iters: u64,
+    sizer: Sizer,
+    faults: &AtomicU64,
+    allocs: &AtomicU64,
+) -> Duration {
     let before = minor_faults();
     let start = Instant::now();
-    if threads == 1 {
-        (0..iters).for_each(|i| a.cycle(i));
+    let made = if threads == 1 {
+        (0..iters).for_each(|i| a.cycle(sizer(0, i)));
+        iters
     } else {
         let per = iters.div_ceil(threads);
         std::thread::scope(|s| {
             for t in 0..threads {
                 let a = a.clone();
-                s.spawn(move || (0..per).for_each(|i| a.cycle(i + t)));
+                s.spawn(move || (0..per).for_each(|i| a.cycle(sizer(t, i))));
             }
         });
-    }
+        per * threads
+    };
     let elapsed = start.elapsed();
     faults.fetch_add(minor_faults() - before, Relaxed);
+    allocs.fetch_add(made, Relaxed);
     elapsed
 }
 
-fn large(c: &mut Criterion) {
-    let contenders: Vec<(&str, Arc<dyn Allocator>)> = vec![
+fn contenders() -> Vec<(&'static str, Arc<dyn Allocator>)> {
+    vec![
         ("tidebuf", Arc::new(Tidebuf(Pool::new()))),
         ("glibc", Arc::new(Raw(System))),
         ("mimalloc", Arc::new(Raw(MiMalloc))),
         ("jemalloc", Arc::new(Raw(Jemalloc))),
-    ];
-    for threads in [1u64, 8] {
-        let mut g = c.benchmark_group(if threads == 1 {
-            "large_fill"
-        } else {
-            "large_fill_8t"
+    ]
+}
+
+/// One group: every contender on `threads` threads with sizes from
+/// `sizer`, minor page faults per allocation printed for each.
+fn group(
+    c: &mut Criterion,
+    name: &str,
+    contenders: &[(&'static str, Arc<dyn Allocator>)],
+    threads: u64,
+    sizer: Sizer,
+) {
+    let mut g = c.benchmark_group(name);
+    g.sample_size(20);
+    for (contender, a) in contenders {
+        let faults = AtomicU64::new(0);
+        let allocs = AtomicU64::new(0);
+        // Warm up once outside the measurement, as a server would be.
+        run(a, threads, 5 * threads, sizer, &faults, &allocs);
+        faults.store(0, Relaxed);
+        allocs.store(0, Relaxed);
+        g.bench_function(*contender, |b| {
+            b.iter_custom(|iters| run(a, threads, iters, sizer, &faults, &allocs))
         });
-        g.sample_size(20);
-        for (name, a) in &contenders {
-            let faults = AtomicU64::new(0);
-            let allocs = AtomicU64::new(0);
-            // Warm up once outside the measurement, as a server would be.
-            run(a, threads, 5 * threads, &faults);
-            faults.store(0, Relaxed);
-            g.bench_function(*name, |b| {
-                b.iter_custom(|iters| {
-                    allocs.fetch_add(iters, Relaxed);
-                    run(a, threads, iters, &faults)
-                })
-            });
+        // Nothing measured when a filter skipped this benchmark.
+        let made = allocs.load(Relaxed);
+        if made > 0 {
             eprintln!(
-                "{name} ({threads} thread{}): {:.2} minor page faults per allocation",
+                "{name}/{contender} ({threads} thread{}): {:.2} minor page faults per allocation",
                 if threads == 1 { "" } else { "s" },
-                faults.load(Relaxed) as f64 / allocs.load(Relaxed).max(1) as f64
+                faults.load(Relaxed) as f64 / made as f64
             );
         }
-        g.finish();
     }
+    g.finish();
+}
+
+/// Five fixed sizes from 1 to 5 MiB, cycled.
+fn large(c: &mut Criterion) {
+    let contenders = contenders();
+    group(c, "large_fill", &contenders, 1, fill_size);
+    group(c, "large_fill_8t", &contenders, 8, fill_size);
+}
+
+/// The incident's load: sizes uniform in [1 MiB, 5 MiB] (see `mix_size`),
+/// each allocated, filled and dropped as in `large_fill`. A fixed cycle of
+/// five sizes lets every allocator settle on five blocks; a spread of sizes
+/// is what a service sees, and what decides whether freed memory is reused
+/// or handed back and faulted in again. Fresh contenders (a new pool), so
+/// the figures do not depend on what `large_fill` left behind.
+fn large_mix(c: &mut Criterion) {
+    let contenders = contenders();
+    group(c, "large_mix", &contenders, 1, mix_size);
+    group(c, "large_mix_8t", &contenders, 8, mix_size);
 }
 
 criterion_group! {
     name = benches;
     config = Criterion::default().warm_up_time(Duration::from_millis(500)).measurement_time(Duration::from_secs(3));
-    targets = large
+    targets = large, large_mix
 }
 criterion_main!(benches);

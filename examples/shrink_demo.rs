@@ -12,8 +12,18 @@
 //! (3 requests/s: the incident's rate) and idle (no requests) — once with
 //! `TrimPolicy::Never` and once with the decay policy (a 1 s period for the
 //! demo; the default is 10 s). One line per second shows the phase,
-//! requests/s, used, active, cached and RSS. The figures go to
-//! `target/shrink_demo/shrink_demo.csv` and `shrink_demo.svg`.
+//! requests/s, used, active, cached and RSS.
+//!
+//! The figures go to `shrink_demo.csv` (every 250 ms sample of both runs)
+//! and `shrink_demo.svg` (the plot) in `<target-dir>/shrink_demo/`, where
+//! `<target-dir>` is the cargo target directory this example was built in:
+//! the binary runs from `<target-dir>/<profile>/examples/` (or
+//! `<target-dir>/<triple>/<profile>/examples/` with `--target`), so the
+//! directory is found from `std::env::current_exe()` — `CARGO_TARGET_DIR`
+//! is honoured without being read. A binary that runs from anywhere else
+//! writes to `$CARGO_TARGET_DIR/shrink_demo/` if that is set, else to
+//! `target/shrink_demo/` under the current directory. The demo prints the
+//! paths it wrote.
 
 #[path = "http_server/server.rs"]
 mod server;
@@ -21,7 +31,10 @@ mod server;
 use http_body_util::{BodyExt, Empty};
 use hyper::body::Bytes;
 use hyper_util::rt::TokioIo;
+use plotters::element::DashedPathElement;
 use plotters::prelude::*;
+use plotters::style::text_anchor::{HPos, Pos, VPos};
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -49,7 +62,7 @@ struct Sample {
 }
 
 fn main() {
-    let out = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("target/shrink_demo");
+    let out = output_dir();
     let never = run("never", TrimPolicy::Never);
     let decay = run("decay", TrimPolicy::decay(Duration::from_secs(1)));
     println!();
@@ -66,12 +79,38 @@ fn main() {
         );
     }
     match write_outputs(&out, &never, &decay) {
-        Ok(()) => println!(
-            "wrote {}/shrink_demo.csv and shrink_demo.svg",
-            out.display()
-        ),
-        Err(e) => eprintln!("could not write the CSV/SVG: {e}"),
+        Ok(paths) => {
+            for path in paths {
+                println!("wrote {}", path.display());
+            }
+        }
+        Err(e) => eprintln!("could not write the CSV/SVG to {}: {e}", out.display()),
     }
+}
+
+/// `<target-dir>/shrink_demo`, for the cargo target directory this binary
+/// was built in (see the module doc).
+fn output_dir() -> PathBuf {
+    let built_in = std::env::current_exe().ok().and_then(|exe| {
+        let examples = exe.parent()?;
+        if examples.file_name()? != "examples" {
+            return None;
+        }
+        // <target-dir>/<profile>/examples, or with --target
+        // <target-dir>/<triple>/<profile>/examples: cargo marks the target
+        // directory itself with a CACHEDIR.TAG.
+        let dir = examples.parent()?.parent()?;
+        match dir.parent() {
+            Some(up) if !dir.join("CACHEDIR.TAG").exists() && up.join("CACHEDIR.TAG").exists() => {
+                Some(up.to_path_buf())
+            }
+            _ => Some(dir.to_path_buf()),
+        }
+    });
+    built_in
+        .or_else(|| std::env::var_os("CARGO_TARGET_DIR").map(PathBuf::from))
+        .unwrap_or_else(|| PathBuf::from("target"))
+        .join("shrink_demo")
 }
 
 /// One burst → trickle → idle run with `policy`.
@@ -221,14 +260,13 @@ async fn fetch(addr: std::net::SocketAddr) -> bool {
         .all(|(k, &b)| b == server::pattern_byte(k * 4093))
 }
 
-/// A plotted line: label, points, colour.
-type Series = (&'static str, Vec<(f64, f64)>, RGBColor);
-
+/// Writes `shrink_demo.csv` and `shrink_demo.svg` into `dir`; returns
+/// their paths.
 fn write_outputs(
-    dir: &std::path::Path,
+    dir: &Path,
     never: &[Sample],
     decay: &[Sample],
-) -> Result<(), Box<dyn std::error::Error>> {
+) -> Result<[PathBuf; 2], Box<dyn std::error::Error>> {
     std::fs::create_dir_all(dir)?;
     let mut csv = String::from("run,t_s,phase,req_per_s,used_mib,active_mib,cached_mib,rss_mib\n");
     for (run, samples) in [("never", never), ("decay", decay)] {
@@ -239,81 +277,211 @@ fn write_outputs(
             );
         }
     }
-    std::fs::write(dir.join("shrink_demo.csv"), csv)?;
-    plot(&dir.join("shrink_demo.svg"), never, decay)
+    let (csv_path, svg_path) = (dir.join("shrink_demo.csv"), dir.join("shrink_demo.svg"));
+    std::fs::write(&csv_path, csv)?;
+    plot(&svg_path, never, decay)?;
+    Ok([csv_path, svg_path])
 }
 
-fn plot(
-    path: &std::path::Path,
-    never: &[Sample],
-    decay: &[Sample],
-) -> Result<(), Box<dyn std::error::Error>> {
-    let root = SVGBackend::new(path, (960, 540)).into_drawing_area();
+/// How a metric is drawn: solid and thick (used), thin (RSS), dashed
+/// (active). The colour tells the policy.
+#[derive(Clone, Copy)]
+enum Stroke {
+    Thick,
+    Thin,
+    Dashed,
+}
+
+/// A plotted line: policy (0 Never, 1 decay), label, points, colour,
+/// stroke.
+type Series = (usize, &'static str, Vec<(f64, f64)>, RGBColor, Stroke);
+
+const NEVER_COLOR: RGBColor = RGBColor(200, 40, 40);
+const NEVER_LIGHT: RGBColor = RGBColor(235, 140, 140);
+const DECAY_COLOR: RGBColor = RGBColor(30, 90, 200);
+const DECAY_LIGHT: RGBColor = RGBColor(120, 165, 235);
+
+/// The phases as `run` labels its samples: name, start, end (seconds).
+fn phases() -> [(String, f64, f64, RGBColor); 3] {
+    let (burst, trickle) = (BURST.as_secs_f64(), (BURST + TRICKLE).as_secs_f64());
+    let end = (BURST + TRICKLE + IDLE).as_secs_f64();
+    [
+        (
+            format!("burst: {BURST_CLIENTS} clients"),
+            0.0,
+            burst,
+            RGBColor(255, 236, 214),
+        ),
+        (
+            format!("trickle: {TRICKLE_RATE} req/s"),
+            burst,
+            trickle,
+            RGBColor(232, 244, 226),
+        ),
+        ("idle".to_string(), trickle, end, RGBColor(238, 238, 238)),
+    ]
+}
+
+fn plot(path: &Path, never: &[Sample], decay: &[Sample]) -> Result<(), Box<dyn std::error::Error>> {
+    const LEGEND_WIDTH: u32 = 210;
+    let root = SVGBackend::new(path, (1100, 560)).into_drawing_area();
     root.fill(&WHITE)?;
-    let t_max = never.iter().chain(decay).map(|s| s.t).fold(1.0, f64::max);
+    let root = root.titled(
+        "tidebuf: burst → trickle (3 req/s) → idle, 64 workers, 1–5 MiB responses",
+        ("sans-serif", 20),
+    )?;
+    let (width, _) = root.dim_in_pixel();
+    let (chart_area, legend_area) = root.split_horizontally(width - LEGEND_WIDTH);
+
+    let t_max = never
+        .iter()
+        .chain(decay)
+        .map(|s| s.t)
+        .fold((BURST + TRICKLE + IDLE).as_secs_f64(), f64::max);
+    // Headroom above the highest line for the phase labels.
     let y_max = never
         .iter()
         .chain(decay)
-        .map(|s| s.used.max(s.rss))
+        .map(|s| s.used.max(s.rss).max(s.active))
         .fold(1.0, f64::max)
-        * 1.1;
-    let mut chart = ChartBuilder::on(&root)
-        .caption(
-            "tidebuf: burst → trickle (3 req/s) → idle, 64 workers, 1–5 MiB responses",
-            ("sans-serif", 20),
-        )
+        * 1.15;
+    let mut chart = ChartBuilder::on(&chart_area)
         .margin(12)
         .x_label_area_size(40)
         .y_label_area_size(60)
         .build_cartesian_2d(0.0..t_max, 0.0..y_max)?;
+
+    // The phases: shaded bands, a dashed line where each one ends, a label
+    // at the top of each.
+    for (label, start, end, shade) in phases() {
+        let end = end.min(t_max);
+        chart.draw_series(std::iter::once(Rectangle::new(
+            [(start, 0.0), (end, y_max)],
+            shade.filled(),
+        )))?;
+        if end < (BURST + TRICKLE + IDLE).as_secs_f64() {
+            chart.draw_series(DashedLineSeries::new(
+                [(end, 0.0), (end, y_max)],
+                6,
+                4,
+                RGBColor(120, 120, 120).stroke_width(1),
+            ))?;
+        }
+        chart.draw_series(std::iter::once(Text::new(
+            label,
+            ((start + end) / 2.0, y_max * 0.985),
+            ("sans-serif", 15)
+                .into_font()
+                .color(&RGBColor(70, 70, 70))
+                .pos(Pos::new(HPos::Center, VPos::Top)),
+        )))?;
+    }
     chart
         .configure_mesh()
-        .x_desc("seconds")
+        .x_desc("seconds since the run started")
         .y_desc("MiB")
+        .x_label_formatter(&|t| format!("{t:.0}"))
+        .y_label_formatter(&|v| format!("{v:.0}"))
+        .light_line_style(WHITE.mix(0.0))
+        .bold_line_style(BLACK.mix(0.12))
         .draw()?;
+
     let line = |samples: &[Sample], f: fn(&Sample) -> f64| {
         samples.iter().map(move |s| (s.t, f(s))).collect::<Vec<_>>()
     };
-    let series: [Series; 5] = [
+    let series: [Series; 6] = [
+        (0, "RSS", line(never, |s| s.rss), NEVER_LIGHT, Stroke::Thin),
+        (1, "RSS", line(decay, |s| s.rss), DECAY_LIGHT, Stroke::Thin),
         (
-            "used, Never",
+            0,
+            "used",
             line(never, |s| s.used),
-            RGBColor(200, 40, 40),
+            NEVER_COLOR,
+            Stroke::Thick,
         ),
         (
-            "RSS, Never",
-            line(never, |s| s.rss),
-            RGBColor(240, 150, 150),
-        ),
-        (
-            "used, decay",
+            1,
+            "used",
             line(decay, |s| s.used),
-            RGBColor(30, 90, 200),
+            DECAY_COLOR,
+            Stroke::Thick,
         ),
         (
-            "RSS, decay",
-            line(decay, |s| s.rss),
-            RGBColor(140, 180, 240),
+            0,
+            "active",
+            line(never, |s| s.active),
+            NEVER_COLOR,
+            Stroke::Dashed,
         ),
         (
-            "active, decay",
+            1,
+            "active",
             line(decay, |s| s.active),
-            RGBColor(60, 160, 60),
+            DECAY_COLOR,
+            Stroke::Dashed,
         ),
     ];
-    for (label, points, color) in series {
-        chart
-            .draw_series(LineSeries::new(points, color.stroke_width(2)))?
-            .label(label)
-            .legend(move |(x, y)| {
-                PathElement::new(vec![(x, y), (x + 20, y)], color.stroke_width(2))
-            });
+    for (_, _, points, color, stroke) in &series {
+        match stroke {
+            Stroke::Thick => {
+                chart.draw_series(LineSeries::new(points.clone(), color.stroke_width(3)))?;
+            }
+            Stroke::Thin => {
+                chart.draw_series(LineSeries::new(points.clone(), color.stroke_width(2)))?;
+            }
+            Stroke::Dashed => {
+                chart.draw_series(DashedLineSeries::new(
+                    points.clone(),
+                    7,
+                    4,
+                    color.stroke_width(2),
+                ))?;
+            }
+        }
     }
-    chart
-        .configure_series_labels()
-        .background_style(WHITE.mix(0.8))
-        .border_style(BLACK)
-        .draw()?;
+
+    // The legend, right of the plot: off the data whatever the figures.
+    let heading = ("sans-serif", 16).into_font().color(&BLACK);
+    let entry = ("sans-serif", 14).into_font().color(&BLACK);
+    let mut y = 40;
+    for (policy, title) in ["TrimPolicy::Never", "decay (1 s period)"]
+        .into_iter()
+        .enumerate()
+    {
+        legend_area.draw(&Text::new(title, (10, y), heading.clone()))?;
+        y += 26;
+        // Legend order: used, active, RSS.
+        for wanted in ["used", "active", "RSS"] {
+            let Some((_, label, _, c, stroke)) =
+                series.iter().find(|s| s.0 == policy && s.1 == wanted)
+            else {
+                continue;
+            };
+            let swatch = vec![(14, y + 8), (54, y + 8)];
+            match stroke {
+                Stroke::Thick => legend_area.draw(&PathElement::new(swatch, c.stroke_width(3)))?,
+                Stroke::Thin => legend_area.draw(&PathElement::new(swatch, c.stroke_width(2)))?,
+                Stroke::Dashed => {
+                    legend_area.draw(&DashedPathElement::new(swatch, 7, 4, c.stroke_width(2)))?
+                }
+            }
+            legend_area.draw(&Text::new(*label, (64, y), entry.clone()))?;
+            y += 24;
+        }
+        y += 20;
+    }
+    for note in [
+        "used: memory the pool holds",
+        "active: live buffers",
+        "RSS: the whole process",
+    ] {
+        legend_area.draw(&Text::new(
+            note,
+            (10, y),
+            ("sans-serif", 13).into_font().color(&RGBColor(90, 90, 90)),
+        ))?;
+        y += 20;
+    }
     root.present()?;
     Ok(())
 }

@@ -11,6 +11,10 @@
 //!
 //! The feature needs the ASan runtime: build with
 //! `RUSTFLAGS=-Zsanitizer=address cargo +nightly … --features asan`.
+//!
+//! Owns nothing: two calls into the sanitizer runtime. Calls no module.
+//! Called by the arenas, huge mappings, thread caches and the allocation and
+//! release paths (feature `asan`).
 
 use std::ffi::c_void;
 

@@ -18,6 +18,9 @@
 //! with a live run is never touched. (`PoolBuilder::build` also refuses an
 //! mmap-backed `page_size` below the OS page, so in a built pool the two
 //! always coincide; the alignment here keeps that a local guarantee.)
+//!
+//! Owns a block of memory (`Memory`) and the OS page size. Calls only
+//! `libc`/`memmap2`. Called by the arenas (chunks) and huge mappings.
 
 use std::alloc::{self, Layout};
 use std::ptr::NonNull;

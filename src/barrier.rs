@@ -21,6 +21,9 @@
 //!
 //! Under `--cfg tidebuf_loom` both sides are `SeqCst` fences, which loom
 //! models: the models check the protocol, not the system call.
+//!
+//! Owns nothing: the two fences of the cache hand-off. Calls only `libc`
+//! (`membarrier`). Called by the thread caches.
 
 #[cfg(not(tidebuf_loom))]
 use std::sync::atomic::{compiler_fence, Ordering::SeqCst};

@@ -1,5 +1,8 @@
 //! A fixed-size bitmap with lowest-set and lowest-clear searches, used for
 //! free-run starts in a chunk and used elements in a subpage.
+//!
+//! Owns a word array. Calls nothing. Called by chunks (free-run starts),
+//! subpages (elements) and the arena tables (purged pages).
 
 /// Fixed number of bits, all clear at creation.
 #[derive(Debug)]

@@ -24,16 +24,29 @@
 //!
 //! The run table is plain data mutated under the owning arena's lock. What
 //! buffers share without the lock lives in [`ChunkHeader`].
+//!
+//! Owns a chunk's run table and, in its header, its memory, page maps and
+//! the owner reference. Calls `backing`, `bitmap`, `handle`, `size_class`
+//! and the budget (through `Owner`). Called by regions, the arenas, huge
+//! mappings and the buffers.
 
 use crate::backing::Memory;
 use crate::bitmap::Bitmap;
+use crate::budget::Budget;
 use crate::handle::Handle;
-use crate::pool::PoolInner;
-use crate::region::HUGE_CLASS;
-use crate::size_class::{ClassIdx, Kind, SizeClasses};
+use crate::size_class::{ClassIdx, Kind, SizeClasses, HUGE_CLASS};
 use crate::sync::atomic::{AtomicPtr, AtomicU32, Ordering::Relaxed};
 use crate::sync::Arc;
 use std::ptr::NonNull;
+
+/// What a chunk keeps alive while any of its buffers is: the shared state
+/// of the pool it came from (`heap::Heap`, the only implementor), seen here
+/// only as far as destroying a chunk needs — the budget its bytes go back
+/// to. A chunk knows no pool.
+pub(crate) trait Owner: std::any::Any + Send + Sync + std::fmt::Debug {
+    /// The reservation this chunk's bytes count against.
+    fn budget(&self) -> &Budget;
+}
 
 /// `ChunkHeader::arena` of a huge (unpooled) allocation.
 pub(crate) const HUGE_ARENA: u32 = u32::MAX;
@@ -49,7 +62,10 @@ pub(crate) const HUGE_ARENA: u32 = u32::MAX;
 /// they describe are handed out, and read by whoever holds such an
 /// allocation — which reached them through that lock or through something
 /// that synchronises with it (a channel, a join), so Relaxed suffices.
+// Aligned so that a buffer can keep its size class and flags in the low
+// bits of its header pointer (see `buf/bytes_mut/`): one word for both.
 #[derive(Debug)]
+#[repr(align(4096))]
 pub(crate) struct ChunkHeader {
     /// The chunk's memory.
     pub(crate) memory: Memory,
@@ -64,14 +80,14 @@ pub(crate) struct ChunkHeader {
     /// Reference count of the shared buffer at each run start page (one
     /// entry for a huge buffer).
     pub(crate) run_refs: Box<[AtomicU32]>,
-    /// For each page of a subpage run: the run's first page.
+    /// For each page of a run: the run's first page.
     pub(crate) run_of_page: Box<[AtomicU32]>,
     /// For each page of a subpage run: the subpage's reference-count slot of
     /// element 0 (its slots are contiguous).
     pub(crate) elem_refs: Box<[AtomicPtr<AtomicU32>]>,
     /// Keeps arenas and counters alive while any allocation of this chunk is
     /// outstanding, even after the last `Pool` handle is gone.
-    pub(crate) pool: Arc<PoolInner>,
+    pub(crate) owner: Arc<dyn Owner>,
 }
 
 impl ChunkHeader {
@@ -82,7 +98,7 @@ impl ChunkHeader {
         page_shift: u32,
         arena: u32,
         slot: u32,
-        pool: Arc<PoolInner>,
+        owner: Arc<dyn Owner>,
     ) -> Self {
         let n = pages as usize;
         ChunkHeader {
@@ -96,7 +112,7 @@ impl ChunkHeader {
             elem_refs: (0..n)
                 .map(|_| AtomicPtr::new(std::ptr::null_mut()))
                 .collect(),
-            pool,
+            owner,
         }
     }
 
@@ -143,6 +159,38 @@ impl ChunkHeader {
         // handed this element out; `elem < elems`, the length of that array,
         // which lives until every element is back.
         unsafe { NonNull::new_unchecked(first).add(handle.elem() as usize) }
+    }
+
+    /// Where the region of class `class` that contains `inside` starts:
+    /// for a view that moved into its region (`advance`, `split_to`), the
+    /// address to release. `inside` must lie within an outstanding region.
+    pub(crate) fn region_start(
+        &self,
+        inside: NonNull<u8>,
+        class: ClassIdx,
+        classes: &SizeClasses,
+    ) -> NonNull<u8> {
+        if class == HUGE_CLASS {
+            return self.base;
+        }
+        let offset = self.offset(inside);
+        let page = offset >> self.page_shift;
+        let run = (self.run_of_page[page].load(Relaxed) as usize) << self.page_shift;
+        let into_run = offset - run;
+        let start = match classes.kind(class) {
+            Kind::Small => run + into_run - into_run % classes.size(class),
+            _ => run,
+        };
+        // SAFETY: `start <= offset`, inside the chunk's memory.
+        unsafe { self.base.add(start) }
+    }
+
+    /// Records a normal run `[start, start + pages)` in the page map, for
+    /// `region_start`. Called under the arena lock.
+    pub(crate) fn map_run(&self, start: u32, pages: u32) {
+        for page in start..start + pages {
+            self.run_of_page[page as usize].store(start, Relaxed);
+        }
     }
 
     /// Records a subpage run `[start, start + pages)` whose element slots

@@ -16,6 +16,9 @@
 //!
 //! Each group is a `Vec` of chunk slots; a chunk remembers its position, so
 //! moving between groups is O(1) (`swap_remove`).
+//!
+//! Owns the usage groups of one arena's chunks. Calls nothing. Called by the
+//! arena tables.
 
 /// A usage group.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

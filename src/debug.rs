@@ -14,6 +14,10 @@
 //! counterpart of Netty's `ResourceLeakDetector`: `Pool::outstanding`
 //! lists what is alive, with allocation backtraces when
 //! `TIDEBUF_LEAK_BACKTRACE=1`.
+//!
+//! Owns the poison pattern and the leak tracker. Calls `region`,
+//! `size_class`, `sync`. Called by the heap (tracker), huge mappings, thread
+//! caches, and the allocation and release paths.
 
 use crate::region::Region;
 use crate::size_class::ClassIdx;
@@ -48,7 +52,7 @@ pub(crate) fn check(region: &Region, cap: usize, class: ClassIdx) {
         // SAFETY: as in `poison`; the region is being handed out and is ours.
         let bytes = unsafe { std::slice::from_raw_parts(region.ptr.as_ptr().add(at), len) };
         if let Some(i) = bytes.iter().position(|&b| b != POISON) {
-            let class = if class == crate::region::HUGE_CLASS {
+            let class = if class == crate::size_class::HUGE_CLASS {
                 "huge".to_string()
             } else {
                 format!("class {class}")
@@ -63,6 +67,7 @@ pub(crate) fn check(region: &Region, cap: usize, class: ClassIdx) {
 }
 
 /// A live buffer, as [`Pool::outstanding`](crate::Pool::outstanding) lists it.
+#[cfg_attr(docsrs, doc(cfg(feature = "debug-checks")))]
 #[derive(Debug, Clone)]
 #[non_exhaustive]
 pub struct Outstanding {

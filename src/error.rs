@@ -3,6 +3,10 @@
 //!
 //! Messages follow Netty's shape, naming the setting and what was expected:
 //! `page_size: 3000 (expected: a power of two >= 4096)`.
+//!
+//! Owns the public error types and the panic an infallible path makes
+//! (`alloc_failed`). Calls nothing. Called by the builder, the allocation
+//! path, the buffers and the handle.
 
 use std::fmt;
 
@@ -70,7 +74,7 @@ pub enum AllocErrorKind {
         used: usize,
         /// Bytes the request needed to reserve: a whole chunk when no
         /// chunk had room for a pooled size, purged pages to recommit, or
-        /// the mapping of a huge buffer (its page-rounded size).
+        /// the mapping of a huge buffer (its huge class).
         needed: usize,
         /// The configured `max_memory`.
         limit: usize,
@@ -116,3 +120,25 @@ impl fmt::Display for AllocError {
 }
 
 impl std::error::Error for AllocError {}
+
+/// Failure on an infallible path (`alloc`, `reserve`, `BufMut`, …):
+/// - above `isize::MAX`, a "capacity overflow" panic, as `Vec`;
+/// - refused by `max_memory`, a panic naming the cap: it unwinds, so the
+///   task or request that hit the cap dies and the process lives — the cap
+///   exists to stop a process from being killed for memory;
+/// - refused by the OS, `handle_alloc_error` (an abort), as std does.
+#[cold]
+#[track_caller]
+pub(crate) fn alloc_failed(err: AllocError) -> ! {
+    match err.kind {
+        AllocErrorKind::TooLarge => panic!("capacity overflow: {err}"),
+        AllocErrorKind::OverLimit { .. } => panic!(
+            "tidebuf: {err}; the pool's max_memory refused it \
+             (use try_alloc / try_reserve to handle the refusal)"
+        ),
+        AllocErrorKind::OutOfMemory => std::alloc::handle_alloc_error(
+            std::alloc::Layout::from_size_align(err.requested, 1)
+                .unwrap_or(std::alloc::Layout::new::<u8>()),
+        ),
+    }
+}

@@ -11,6 +11,9 @@
 //! need 2^18); a subpage run holds at most `max(page / 16, 4)` elements
 //! (its length is a multiple of lcm(page, size), and every class is a
 //! multiple of 16 B), so 1 MiB pages need 2^16 of the 2^23 element values.
+//!
+//! Owns the handle encoding. Calls nothing. Called by size classes, chunks
+//! and the arena tables.
 
 /// Packed location of an allocation inside its chunk.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -11,6 +11,9 @@
 //! filesystem root (`/sys/fs/cgroup`) is tried as well, which is where a
 //! container with its own cgroup namespace sees its limit. Every path is
 //! taken relative to a root directory, so tests run against a fake tree.
+//!
+//! Owns nothing: it reads cgroup files and `/proc/meminfo`. Calls nothing.
+//! Called by the builder (`max_memory_fraction`).
 
 use std::fs;
 use std::path::{Path, PathBuf};

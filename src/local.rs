@@ -15,9 +15,12 @@
 //! cache in every pool still alive and unbinds it from its arena: nothing is
 //! stranded with the thread. Entries of dropped pools are pruned when a new
 //! entry is added.
+//!
+//! Owns the thread-locals. Calls the heap (to register and retire caches).
+//! Called by the release and allocation paths and by trimming (which skips
+//! the calling thread's own cache, or flushes it).
 
-use crate::pool::PoolInner;
-use crate::sync::atomic::Ordering::Relaxed;
+use crate::heap::Heap;
 use crate::sync::{Arc, Weak};
 use crate::thread_cache::ThreadCache;
 use std::cell::{Cell, RefCell};
@@ -25,7 +28,7 @@ use std::ptr;
 
 struct Local {
     key: usize,
-    pool: Weak<PoolInner>,
+    pool: Weak<Heap>,
     cache: Arc<ThreadCache>,
 }
 
@@ -52,7 +55,7 @@ impl Drop for Locals {
 /// Retires the calling thread's caches now, as its exit would. Loom models
 /// call it at the end of the main thread, whose thread-locals loom drops
 /// outside the execution it can check.
-#[cfg(tidebuf_loom)]
+#[cfg(all(test, tidebuf_loom))]
 pub(crate) fn retire_current_thread() {
     LOCALS.with(|locals| Locals::retire_all(&mut locals.0.borrow_mut()));
 }
@@ -60,17 +63,6 @@ pub(crate) fn retire_current_thread() {
 crate::sync::thread_locals! {
     static LOCALS: Locals = Locals(RefCell::new(Vec::new()));
     static MEMO: Cell<(usize, *const ThreadCache)> = Cell::new((0, ptr::null()));
-    static CONTENDED: Cell<u32> = Cell::new(0);
-}
-
-/// Records that this thread found an arena lock taken.
-pub(crate) fn note_contention() {
-    let _ = CONTENDED.try_with(|c| c.set(c.get().saturating_add(1)));
-}
-
-/// Lock contentions this thread met since the last call.
-pub(crate) fn take_contention() -> u32 {
-    CONTENDED.try_with(|c| c.replace(0)).unwrap_or(0)
 }
 
 /// This thread's cache for `pool`, creating it (and binding the thread to
@@ -79,8 +71,8 @@ pub(crate) fn take_contention() -> u32 {
 /// The reference is valid for the duration of the caller's borrow of
 /// `pool`: entries of a live pool leave only at thread exit.
 #[inline]
-pub(crate) fn cache(pool: &PoolInner) -> Option<&ThreadCache> {
-    let key = pool as *const PoolInner as usize;
+pub(crate) fn cache(pool: &Heap) -> Option<&ThreadCache> {
+    let key = pool as *const Heap as usize;
     let (memo_key, memo) = MEMO.with(Cell::get);
     if memo_key == key {
         // SAFETY: MEMO points at the `ThreadCache` of this thread's live
@@ -91,7 +83,7 @@ pub(crate) fn cache(pool: &PoolInner) -> Option<&ThreadCache> {
 }
 
 #[cold]
-fn cache_slow(pool: &PoolInner, key: usize) -> Option<&ThreadCache> {
+fn cache_slow(pool: &Heap, key: usize) -> Option<&ThreadCache> {
     let found = LOCALS
         .try_with(|locals| {
             let locals = locals.0.try_borrow().ok()?;
@@ -135,8 +127,8 @@ fn cache_slow(pool: &PoolInner, key: usize) -> Option<&ThreadCache> {
 
 /// This thread's cache for `pool` if it has one; never creates one (so a
 /// thread that only trims or closes is not bound to an arena).
-pub(crate) fn existing_cache(pool: &PoolInner) -> Option<&ThreadCache> {
-    let key = pool as *const PoolInner as usize;
+pub(crate) fn existing_cache(pool: &Heap) -> Option<&ThreadCache> {
+    let key = pool as *const Heap as usize;
     let exists = LOCALS
         .try_with(|locals| {
             locals
@@ -150,11 +142,4 @@ pub(crate) fn existing_cache(pool: &PoolInner) -> Option<&ThreadCache> {
     } else {
         None
     }
-}
-
-/// Unbinds a retired cache's thread from its arena (used by `retire_cache`).
-pub(crate) fn unbind(pool: &PoolInner, cache: &ThreadCache) {
-    pool.arenas[cache.arena() as usize]
-        .threads
-        .fetch_sub(1, Relaxed);
 }

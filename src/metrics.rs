@@ -19,62 +19,13 @@
 //! arena lock), per pool for huge buffers — and [`Pool::metrics`] sums them,
 //! reading atomics only: it never blocks an allocation.
 //!
+//! Owns the public snapshot types. Calls the heap (its arenas, huge
+//! counters and cache registry). Called by the `Pool` handle.
+//!
 //! [`Pool::metrics`]: crate::Pool::metrics
 
-use crate::sync::atomic::{AtomicU64, AtomicUsize, Ordering::Relaxed};
-
-/// A counter with one writer at a time (the arena lock's holder): updated
-/// by a load and a store, which is cheaper than a locked read-modify-write,
-/// and read lock-free.
-#[derive(Debug, Default)]
-pub(crate) struct Counter(AtomicUsize);
-
-impl Counter {
-    #[inline]
-    pub(crate) fn add(&self, n: usize) {
-        self.0.store(self.0.load(Relaxed).wrapping_add(n), Relaxed);
-    }
-
-    #[inline]
-    pub(crate) fn sub(&self, n: usize) {
-        self.0.store(self.0.load(Relaxed).wrapping_sub(n), Relaxed);
-    }
-
-    #[inline]
-    pub(crate) fn get(&self) -> usize {
-        self.0.load(Relaxed)
-    }
-}
-
-/// A counter many threads update at once (locked read-modify-write).
-#[derive(Debug, Default)]
-pub(crate) struct SharedCounter(AtomicU64);
-
-impl SharedCounter {
-    pub(crate) fn add(&self, n: u64) {
-        self.0.fetch_add(n, Relaxed);
-    }
-
-    pub(crate) fn sub(&self, n: u64) {
-        self.0.fetch_sub(n, Relaxed);
-    }
-
-    pub(crate) fn get(&self) -> u64 {
-        self.0.load(Relaxed)
-    }
-}
-
-/// Per-arena counters, written under the arena lock.
-#[derive(Debug, Default)]
-pub(crate) struct ArenaStats {
-    pub(crate) used_bytes: Counter,
-    pub(crate) active_bytes: Counter,
-    pub(crate) chunks: Counter,
-    /// `[small, normal]`.
-    pub(crate) allocations: [Counter; 2],
-    /// `[small, normal]`.
-    pub(crate) deallocations: [Counter; 2],
-}
+use crate::heap::Heap;
+use crate::sync::atomic::Ordering::Relaxed;
 
 /// Operation totals split by kind of size class.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -159,6 +110,83 @@ pub struct PoolMetrics {
     /// `tidebuf::codec` connections of this pool (feature `codec`; 0
     /// without it). Part of `active_bytes`.
     pub codec_buffer_bytes: usize,
+    /// Requests waiting for memory under `max_memory` right now
+    /// ([`Pool::alloc_wait`](crate::Pool::alloc_wait)).
+    pub waiters: usize,
+    /// Time spent waiting by requests that stopped waiting (served, failed,
+    /// timed out or cancelled), in all.
+    pub wait_time: std::time::Duration,
     /// Per-arena figures.
     pub arenas: Vec<ArenaMetrics>,
+}
+
+impl Heap {
+    /// A snapshot of every counter; reads atomics (and the cache registry
+    /// under its lock) only.
+    pub(crate) fn metrics(&self) -> PoolMetrics {
+        let mut m = PoolMetrics {
+            used_bytes: self.env().budget.used(),
+            active_bytes: self.huge.active_bytes.get() as usize,
+            cached_bytes: 0,
+            chunks: 0,
+            huge_buffers: self.huge.count.get() as usize,
+            huge_bytes: 0,
+            allocations: ByKind {
+                huge: self.huge.allocations.get(),
+                ..ByKind::default()
+            },
+            deallocations: ByKind {
+                huge: self.huge.deallocations.get(),
+                ..ByKind::default()
+            },
+            cache_hits: 0,
+            cache_misses: 0,
+            trimmed_bytes: self.trimmed_bytes.get(),
+            trims: self.trims.get(),
+            codec_buffer_bytes: self.codec_bytes.get() as usize,
+            waiters: self.env().budget.waiters.waiting(),
+            wait_time: std::time::Duration::from_nanos(self.env().budget.waiters.waited_ns()),
+            arenas: Vec::with_capacity(self.arenas.len()),
+        };
+        let mut parked_by_arena = vec![0usize; self.arenas.len()];
+        let caches = self.cache_totals(&mut parked_by_arena);
+        m.cached_bytes = caches.cached_bytes;
+        let huge_cached = self.huge.cached_bytes();
+        m.cache_hits = caches.hits[0] + caches.hits[1];
+        m.cache_misses = caches.misses;
+        m.allocations.small += caches.hits[0];
+        m.allocations.normal += caches.hits[1];
+        m.deallocations.small += caches.puts[0];
+        m.deallocations.normal += caches.puts[1];
+        m.huge_bytes = m.active_bytes + huge_cached;
+        for (arena, &parked) in self.arenas.iter().zip(&parked_by_arena) {
+            let s = &arena.stats;
+            // An arena counts what it handed out, to buffers and caches
+            // alike; what sits in caches or in its depot of full bins is
+            // taken off here, arena by arena,
+            // so that the arenas' active bytes add up to the pool's. (Read
+            // while threads run, the two counters may be a moment apart.)
+            let a = ArenaMetrics {
+                index: arena.index as usize,
+                threads: arena.threads.load(Relaxed),
+                chunks: arena.chunk_count(),
+                used_bytes: s.used_bytes.get(),
+                active_bytes: s
+                    .active_bytes
+                    .get()
+                    .saturating_sub(parked + s.depot_bytes.get()),
+                cached_bytes: parked + s.depot_bytes.get(),
+            };
+            m.chunks += a.chunks;
+            m.active_bytes += a.active_bytes;
+            m.cached_bytes += s.depot_bytes.get();
+            m.allocations.small += s.allocations[0].get() as u64;
+            m.allocations.normal += s.allocations[1].get() as u64;
+            m.deallocations.small += s.deallocations[0].get() as u64;
+            m.deallocations.normal += s.deallocations[1].get() as u64;
+            m.arenas.push(a);
+        }
+        m.cached_bytes += huge_cached;
+        m
+    }
 }

@@ -13,13 +13,13 @@
 //! the allocation — its handle, its reference-count slot — is derived from
 //! the address and the size class (which the bin or the buffer knows) in
 //! O(1), so release needs no search.
+//!
+//! Owns nothing: a two-word descriptor. Calls `chunk` (the header). Called
+//! by the arenas, huge mappings, thread caches, the heap and the paths above
+//! it.
 
 use crate::chunk::ChunkHeader;
-use crate::size_class::ClassIdx;
 use std::ptr::NonNull;
-
-/// Size class of a huge allocation (one with a mapping of its own).
-pub(crate) const HUGE_CLASS: ClassIdx = ClassIdx::MAX;
 
 /// One outstanding allocation. Owning a `Region` means owning its bytes
 /// and its reference-count slot; it must go back through `pool::release`

@@ -14,7 +14,10 @@
 //! count slot for the shared (`PooledBytes`) form of its buffer.
 //!
 //! Subpages with free elements sit in their arena's per-class `avail` list,
-//! so finding one for a class is O(1); see `arena.rs`.
+//! so finding one for a class is O(1); see `arena/`.
+//!
+//! Owns one subpage's element bitmap and counts. Calls `bitmap`,
+//! `size_class`, `sync`. Called by the arena tables.
 
 use crate::bitmap::Bitmap;
 use crate::size_class::ClassIdx;

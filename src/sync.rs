@@ -11,6 +11,9 @@
 //! `Arc`/`Weak` for the pool's own lifetime come from `std` in both modes:
 //! loom has no `Weak`, and the pool handle's lifetime is not what the models
 //! check (they drive arenas, chunks and buffers directly).
+//!
+//! Owns nothing: it re-exports `std`/`parking_lot` or `loom`. Calls no
+//! module. Called by every module with shared state.
 
 pub(crate) use std::sync::{Arc, Weak};
 

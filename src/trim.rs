@@ -1,69 +1,147 @@
-//! Trimming: giving pooled memory back.
-//!
-//! [`TrimPolicy`] says when the pool gives memory back on its own;
-//! [`Pool::trim`](crate::Pool::trim) does it now, whatever the policy, and
-//! returns a [`TrimReport`].
+//! Trimming: giving pooled memory back — now (`Pool::trim`, the cap, a
+//! close) or as the decay policy says, from the background trimmer.
 //!
 //! ```text
-//!  used ▲      burst        idle > period
-//!       │   ┌────────┐
-//!       │   │        └──┐ Decay: empty chunks released
-//!       │   │           └────────────
-//!       │───┘ Never: stays at the peak (Netty)
-//!       └────────────────────────────────▶ time
+//!  trim_now:   own cache ─┐
+//!              idle foreign caches ─┼─▶ arenas: empty chunks unmapped, free runs purged
+//!  decay_tick: caches idle a period ┘       + recycled huge mappings unmapped
+//!              (epoch += 1; only what is untouched since epoch − IDLE_TICKS − 1)
 //! ```
+//!
+//! Owns the background trimmer thread. Calls the heap (its arenas, huge
+//! mappings and cache registry), `local` (this thread's own cache) and the
+//! clock. Called by the `Pool` handle, the allocation slow path (the cap,
+//! and decay without the trimmer) and the background trimmer.
 
-use std::time::Duration;
+use crate::clock::{Scope, IDLE_TICKS};
+use crate::heap::Heap;
+use crate::local;
+use crate::policy::TrimReport;
+use crate::sync::atomic::Ordering::Relaxed;
 
-/// When the pool gives memory back on its own.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum TrimPolicy {
-    /// Keep everything for reuse forever, like Netty's pooled allocator.
-    /// Memory still returns on [`Pool::trim`](crate::Pool::trim), when the
-    /// last `Pool` handle is dropped, and for huge buffers on release.
-    Never,
-    /// Give back memory that stayed unused for longer than `idle`.
-    Decay {
-        /// How long memory must stay unused before it is given back.
-        idle: Duration,
-    },
-}
+impl Heap {
+    /// Trims now, whatever the policy: every thread cache not in use at
+    /// this instant (this thread's included), every empty chunk, and the
+    /// free page runs of every mmap-backed chunk.
+    pub(crate) fn trim_now(&self, cause: Cause) -> TrimReport {
+        let mut report = TrimReport::default();
+        let own = local::existing_cache(self);
+        if let Some(cache) = own {
+            report.cache_entries_flushed += cache.flush_own(&self.arenas);
+        }
+        for cache in self.caches_except(own) {
+            report.cache_entries_flushed += cache.flush_foreign(&self.arenas).unwrap_or(0);
+        }
+        report.merge(self.trim_arenas(Scope::All));
+        self.count_trim(&report, cause);
+        report
+    }
 
-impl TrimPolicy {
-    /// The default idle period of [`TrimPolicy::Decay`]: 10 s.
-    pub const DEFAULT_IDLE: Duration = Duration::from_secs(10);
+    /// One step of the decay policy (the trimmer calls it every quarter
+    /// period): gives back what stayed unused for a whole period — caches
+    /// of threads that made no cache operation, empty chunks, and free runs
+    /// of chunks nobody allocated from or released into.
+    pub(crate) fn decay_tick(&self) -> TrimReport {
+        let epoch = self.env().clock.advance();
+        self.huge.new_period();
+        let mut report = TrimReport::default();
+        // Untouched since `idle_since`: IDLE_TICKS full ticks, at least one
+        // period. Nothing qualifies before that many ticks have passed —
+        // but every tick notes which caches changed, so a cache idle since
+        // the pool's first ticks goes as soon as it qualifies.
+        let idle_since = epoch.checked_sub(IDLE_TICKS + 1);
+        for cache in self.caches_except(local::existing_cache(self)) {
+            let ops = cache.ops();
+            if ops != cache.seen_ops.load(Relaxed) || cache.seen_epoch.load(Relaxed) == 0 {
+                cache.seen_ops.store(ops, Relaxed);
+                cache.seen_epoch.store(epoch, Relaxed);
+            } else if idle_since.is_some_and(|since| cache.seen_epoch.load(Relaxed) <= since)
+                && cache.totals(&self.arenas).cached_bytes > 0
+            {
+                report.cache_entries_flushed += cache.flush_foreign(&self.arenas).unwrap_or(0);
+            }
+        }
+        let Some(idle_since) = idle_since else {
+            self.count_trim(&report, Cause::Decay);
+            return report;
+        };
+        report.merge(self.trim_arenas(Scope::IdleSince(idle_since)));
+        self.count_trim(&report, Cause::Decay);
+        report
+    }
 
-    /// `Decay` with the given idle period.
-    pub const fn decay(idle: Duration) -> TrimPolicy {
-        TrimPolicy::Decay { idle }
+    /// Without the background trimmer, a slow-path allocation runs the
+    /// decay step when it is due (at most one thread does it per tick).
+    pub(crate) fn decay_on_activity(&self) {
+        if self.env().clock.tick_due() {
+            self.decay_tick();
+        }
+    }
+
+    /// Gives back what `scope` covers in the arenas and the huge cache.
+    /// The caller holds a reference to the heap (chunks destroyed here drop
+    /// theirs).
+    fn trim_arenas(&self, scope: Scope) -> TrimReport {
+        let env = self.env();
+        let _borrowed = env.borrowed();
+        let mut report = TrimReport {
+            bytes_released: self.huge.drop_cached(env, scope),
+            ..TrimReport::default()
+        };
+        for arena in self.arenas.iter() {
+            let trimmed = arena.trim(env, scope);
+            report.bytes_released += trimmed.purged_bytes;
+            for (header, committed) in trimmed.chunks {
+                report.bytes_released += committed;
+                report.chunks_released += 1;
+                // SAFETY: removed from its arena by `trim`; `self` stays alive
+                // because the caller holds a heap reference.
+                unsafe { crate::arena::destroy_chunk(header, committed) };
+            }
+        }
+        report
+    }
+
+    fn count_trim(&self, report: &TrimReport, cause: Cause) {
+        self.trims.add(1);
+        self.trimmed_bytes.add(report.bytes_released as u64);
+        if report.bytes_released > 0 || report.cache_entries_flushed > 0 {
+            crate::trace::event!(
+                "tidebuf::trim",
+                DEBUG,
+                bytes = report.bytes_released,
+                chunks = report.chunks_released,
+                cache_entries = report.cache_entries_flushed,
+                cause = cause.name(),
+                "gave memory back"
+            );
+        }
+        let _ = cause;
     }
 }
 
-impl Default for TrimPolicy {
-    /// `Decay` with a 10 s idle period.
-    fn default() -> Self {
-        TrimPolicy::decay(TrimPolicy::DEFAULT_IDLE)
-    }
+/// Why a trim pass ran (a field of the `tidebuf::trim` event).
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Cause {
+    /// The decay policy.
+    Decay,
+    /// `Pool::trim`.
+    Explicit,
+    /// `max_memory` refused a request: room is made first.
+    Cap,
+    /// The last handle went.
+    Close,
 }
 
-/// What one trim pass gave back.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-#[non_exhaustive]
-pub struct TrimReport {
-    /// Bytes returned to the OS (or the global allocator).
-    pub bytes_released: usize,
-    /// Chunks released.
-    pub chunks_released: usize,
-    /// Thread-cache entries returned to their arenas.
-    pub cache_entries_flushed: usize,
-}
-
-impl TrimReport {
-    pub(crate) fn merge(&mut self, other: TrimReport) {
-        self.bytes_released += other.bytes_released;
-        self.chunks_released += other.chunks_released;
-        self.cache_entries_flushed += other.cache_entries_flushed;
+impl Cause {
+    #[cfg_attr(not(feature = "tracing"), allow(dead_code))]
+    fn name(self) -> &'static str {
+        match self {
+            Cause::Decay => "decay",
+            Cause::Explicit => "explicit",
+            Cause::Cap => "cap",
+            Cause::Close => "close",
+        }
     }
 }
 
@@ -86,12 +164,12 @@ impl TrimReport {
 /// child) starts a trimmer of its own, which then also ticks the pools
 /// inherited from the parent (they are the child's copies).
 pub(crate) mod background {
-    use crate::pool::PoolInner;
+    use crate::heap::Heap;
     use std::sync::{Condvar, Mutex, Weak};
     use std::time::{Duration, Instant};
 
     struct Entry {
-        pool: Weak<PoolInner>,
+        pool: Weak<Heap>,
         tick: Duration,
         next: Instant,
     }
@@ -118,24 +196,17 @@ pub(crate) mod background {
         pid: 0,
     });
 
-    /// `now + tick`, or for a tick too long to represent (a decay period of
-    /// `Duration::MAX`, say) a deadline centuries away.
-    pub(crate) fn deadline(now: Instant, tick: Duration) -> Instant {
-        now.checked_add(tick)
-            .or_else(|| now.checked_add(Duration::from_secs(1 << 32)))
-            .unwrap_or(now)
-    }
     static WAKE: Condvar = Condvar::new();
 
     /// Lets the trimmer tick `pool` every `tick`, starting it if needed.
     /// `false` if no thread could be started: the pool then decays on its
     /// own activity instead.
-    pub(crate) fn register(pool: Weak<PoolInner>, tick: Duration) -> bool {
+    pub(crate) fn register(pool: Weak<Heap>, tick: Duration) -> bool {
         let mut state = STATE.lock().unwrap_or_else(|e| e.into_inner());
         state.pools.push(Entry {
             pool,
             tick,
-            next: deadline(Instant::now(), tick),
+            next: crate::clock::deadline(Instant::now(), tick),
         });
         if !state.running_here() {
             let spawned = std::thread::Builder::new()
@@ -177,12 +248,12 @@ pub(crate) mod background {
                     .0;
                 continue;
             }
-            let due: Vec<Weak<PoolInner>> = state
+            let due: Vec<Weak<Heap>> = state
                 .pools
                 .iter_mut()
                 .filter(|e| e.next <= now)
                 .map(|e| {
-                    e.next = deadline(now, e.tick);
+                    e.next = crate::clock::deadline(now, e.tick);
                     e.pool.clone()
                 })
                 .collect();

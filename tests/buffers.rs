@@ -27,9 +27,9 @@ fn capacity_is_the_size_class() {
         assert_eq!(buf.capacity(), cap, "request {req}");
         assert!(buf.is_empty());
     }
-    // Huge requests are page-rounded.
+    // Huge requests get a huge class: four per doubling above the chunk.
     let huge = pool.alloc((4 << 20) + 1);
-    assert_eq!(huge.capacity(), (4 << 20) + 8192);
+    assert_eq!(huge.capacity(), 5 << 20);
 }
 
 #[test]
@@ -218,4 +218,52 @@ fn dropping_the_pool_with_live_buffers_is_safe() {
     let s2 = shared.clone();
     std::thread::spawn(move || drop(s2)).join().unwrap();
     drop((small, shared, huge));
+}
+
+/// Four words each, and `None` costs nothing: a buffer returned by value
+/// moves in two full-width stores.
+#[test]
+fn buffers_are_four_words_and_options_of_them_too() {
+    use std::mem::size_of;
+    use tidebuf::{PooledBytes, PooledBytesMut};
+    assert_eq!(size_of::<PooledBytesMut>(), 32);
+    assert_eq!(size_of::<Option<PooledBytesMut>>(), 32);
+    assert_eq!(size_of::<PooledBytes>(), 32);
+    assert_eq!(size_of::<Option<PooledBytes>>(), 32);
+}
+
+/// A view that moved into its region (`advance`, `split_to`, a slice of a
+/// frozen buffer) finds the region's start again from the chunk's page map
+/// when it goes: the very region comes back, for small, normal and huge
+/// classes, whichever view is the last.
+#[test]
+fn moved_views_return_the_region_they_came_from() {
+    use bytes::Buf;
+    let pool = Pool::builder()
+        .trim_policy(tidebuf::TrimPolicy::Never)
+        .build()
+        .unwrap();
+    for size in [64, 1500, 20 << 10, 64 << 10, 1 << 20, 5 << 20] {
+        for last in 0..3 {
+            let mut buf = pool.alloc(size);
+            let start = buf.as_ptr();
+            let cap = buf.capacity();
+            buf.resize(cap, 7);
+            let mut tail = buf.split_off(cap / 3); // a unique view that moved
+            let mut mid = tail.split_to(cap / 3); // two views, shared
+            tail.advance(1);
+            let frozen = mid.split_to(1).freeze().slice(0..1);
+            match last {
+                0 => drop((buf, mid, frozen, tail)),
+                1 => drop((tail, mid, buf, frozen)),
+                _ => drop((buf, tail, mid, frozen)),
+            }
+            let m = pool.metrics();
+            assert_eq!(m.active_bytes, 0, "size {size}, order {last}");
+            // The region is back whole: the next request of its class gets
+            // it again (from the thread cache, the arena or the huge cache).
+            let again = pool.alloc(size);
+            assert_eq!(again.as_ptr(), start, "size {size}, order {last}");
+        }
+    }
 }

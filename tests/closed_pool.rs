@@ -86,3 +86,24 @@ fn buffers_of_every_kind_free_everything_after_close() {
     drop(view);
     assert_eq!(big_live(), 0);
 }
+
+/// Bins handed to the arena's depot whole (a thread releasing more than
+/// its bin holds) go back when the pool closes, and a bin that fills after
+/// the close is not deposited: once every buffer is gone, so is the chunk.
+#[test]
+fn deposited_bins_pin_nothing_after_close() {
+    let pool = Pool::builder()
+        .backing(Backing::Heap)
+        .trim_policy(TrimPolicy::Never)
+        .small_cache_size(8)
+        .build()
+        .unwrap();
+    let first: Vec<_> = (0..64).map(|_| pool.alloc(100)).collect();
+    let second: Vec<_> = (0..64).map(|_| pool.alloc(100)).collect();
+    drop(first); // fills the bin: whole bins go to the depot
+    assert!(pool.metrics().cached_bytes > 8 * 112);
+    drop(pool); // closes: the depot is drained
+    assert_eq!(big_live(), CHUNK, "`second` keeps its chunk");
+    drop(second); // releases after the close: nothing parked or deposited
+    assert_eq!(big_live(), 0);
+}

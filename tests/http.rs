@@ -34,9 +34,20 @@ async fn start(
     std::sync::Arc<server::State>,
     tokio::sync::oneshot::Sender<()>,
 ) {
+    start_with(pool, server::OnCap::Reject).await
+}
+
+async fn start_with(
+    pool: Pool,
+    on_cap: server::OnCap,
+) -> (
+    std::net::SocketAddr,
+    std::sync::Arc<server::State>,
+    tokio::sync::oneshot::Sender<()>,
+) {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
-    let state = server::State::new(pool);
+    let state = server::State::with_on_cap(pool, on_cap);
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     tokio::spawn(server::serve(listener, state.clone(), async {
         let _ = stopped.await;
@@ -139,4 +150,70 @@ async fn max_memory_gives_503_not_a_crash() {
     let (status, body) = get(addr, "/payload?size=1000000").await;
     assert_eq!((status, body.len()), (StatusCode::OK, 1_000_000));
     let _ = stop.send(());
+}
+
+/// 32 concurrent 5 MiB requests against a 16 MiB cap, while the test holds
+/// 12 MiB: none fits until the test lets go. `--on-cap reject` answers all
+/// 32 with 503 at once; `--on-cap wait` serves all 32 — first come first
+/// served, three at a time once the memory is back — with no 503.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn at_the_cap_wait_serves_a_burst_that_reject_refuses() {
+    const BURST: usize = 32;
+    const SIZE: usize = 5 << 20;
+    for on_cap in [server::OnCap::Reject, server::OnCap::Wait] {
+        let pool = Pool::builder().max_memory(Some(16 << 20)).build().unwrap();
+        let held = pool.alloc(12 << 20);
+        let (addr, state, stop) = start_with(pool.clone(), on_cap).await;
+        let started = std::time::Instant::now();
+        let requests: Vec<_> = (0..BURST)
+            .map(|_| {
+                tokio::spawn(async move {
+                    let t = std::time::Instant::now();
+                    let (status, body) = get(addr, &format!("/payload?size={SIZE}")).await;
+                    (status, body.len(), t.elapsed())
+                })
+            })
+            .collect();
+        let mut held = Some(held);
+        if on_cap == server::OnCap::Wait {
+            // Let go only once all 32 wait (none can be served before).
+            while pool.metrics().waiters < BURST {
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
+            held = None;
+        }
+        let mut statuses = Vec::new();
+        let mut slowest = Duration::ZERO;
+        for r in requests {
+            let (status, len, took) = r.await.unwrap();
+            if status == StatusCode::OK {
+                assert_eq!(len, SIZE);
+            }
+            slowest = slowest.max(took);
+            statuses.push(status);
+        }
+        drop(held); // rejecting: only after every answer came
+        let refused = statuses
+            .iter()
+            .filter(|&&s| s == StatusCode::SERVICE_UNAVAILABLE)
+            .count();
+        eprintln!(
+            "{on_cap:?}: {} served, {refused} refused, slowest {slowest:?}, burst {:?}, waited {:?} in all",
+            BURST - refused,
+            started.elapsed(),
+            pool.metrics().wait_time,
+        );
+        match on_cap {
+            server::OnCap::Reject => assert_eq!(refused, BURST, "nothing fit"),
+            server::OnCap::Wait => {
+                assert_eq!(refused, 0, "every request waited its turn");
+                assert_eq!(
+                    state.served.load(std::sync::atomic::Ordering::Relaxed),
+                    BURST as u64
+                );
+            }
+        }
+        assert_eq!(pool.metrics().waiters, 0);
+        let _ = stop.send(());
+    }
 }

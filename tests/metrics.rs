@@ -98,7 +98,7 @@ fn used_covers_active_under_mixed_load() {
     assert_eq!(pool.metrics().active_bytes, want);
 }
 
-/// Checks how the series add up at a quiet moment (SPEC: metrics), given
+/// Checks how the series add up at a quiet moment (see `metrics.rs`), given
 /// the bytes of live huge buffers.
 fn assert_adds_up(m: &tidebuf::PoolMetrics, live_huge: usize, when: &str) {
     let sum = |f: fn(&tidebuf::ArenaMetrics) -> usize| m.arenas.iter().map(f).sum::<usize>();

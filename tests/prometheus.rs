@@ -46,6 +46,8 @@ fn every_series_with_help_and_values() {
         "tidebuf_cache_misses",
         "tidebuf_trims",
         "tidebuf_trimmed_bytes",
+        "tidebuf_waiters",
+        "tidebuf_wait_seconds",
     ] {
         assert!(
             text.contains(&format!("# HELP {family} ")),
@@ -72,6 +74,8 @@ fn every_series_with_help_and_values() {
     assert_eq!(value(&text, r#"tidebuf_arena_threads{arena="0"}"#), 1.0);
     assert!(text.contains(r#"tidebuf_arena_threads{arena="1"} 0"#));
     assert!(text.contains("# TYPE tidebuf_cache_hits counter"));
+    assert_eq!(value(&text, "tidebuf_waiters"), 0.0);
+    assert_eq!(value(&text, "tidebuf_wait_seconds_total"), 0.0);
     drop(live);
     pool.trim();
     let text = scrape(&registry);
@@ -129,4 +133,102 @@ fn arena_series_add_up_to_the_pool_series() {
     scraper.thread().unpark();
     scraper.join().unwrap();
     drop((live, huge));
+}
+
+/// The series lines of a scrape (name and labels, value dropped), in order.
+fn series_keys(text: &str) -> Vec<&str> {
+    text.lines()
+        .filter(|l| !l.starts_with('#') && !l.is_empty())
+        .map(|l| l.rsplit_once(' ').unwrap().0)
+        .collect()
+}
+
+/// Two pools in one registry, told apart by their labels: no series twice,
+/// every series of each pool carries its label (first, before `arena` or
+/// `kind`), each family written once, and the values are each pool's own.
+#[test]
+fn two_labelled_pools_in_one_registry() {
+    let http = Pool::builder().arenas(2).build().unwrap();
+    let grpc = Pool::builder().arenas(3).build().unwrap();
+    let mut registry = Registry::default();
+    registry.register_collector(Box::new(
+        PoolCollector::with_labels(&http, [("pool", "http")]).with_pool(&grpc, [("pool", "grpc")]),
+    ));
+    let _live = http.alloc(100_000);
+    let _other = grpc.alloc(1000);
+    let text = scrape(&registry);
+
+    let keys = series_keys(&text);
+    let unique: std::collections::BTreeSet<_> = keys.iter().collect();
+    assert_eq!(unique.len(), keys.len(), "a series twice in\n{text}");
+    for key in &keys {
+        assert!(
+            key.contains(r#"{pool="http""#) || key.contains(r#"{pool="grpc""#),
+            "{key} has no pool label"
+        );
+    }
+    // Every series of the one-pool scrape, once per pool.
+    let mut single = Registry::default();
+    single.register_collector(Box::new(PoolCollector::new(&http)));
+    let single = scrape(&single);
+    let per_pool = |label: &str| keys.iter().filter(|k| k.contains(label)).count();
+    // grpc has one arena more: 5 per-arena families.
+    assert_eq!(per_pool(r#"pool="http""#), series_keys(&single).len());
+    assert_eq!(per_pool(r#"pool="grpc""#), series_keys(&single).len() + 5);
+    for line in single.lines().filter(|l| l.starts_with("# TYPE ")) {
+        assert_eq!(text.matches(line).count(), 1, "{line} not once in\n{text}");
+    }
+    // Labels come first, then the collector's own.
+    assert_eq!(
+        value(&text, r#"tidebuf_arena_threads{pool="grpc",arena="2"}"#),
+        0.0
+    );
+    assert_eq!(
+        value(
+            &text,
+            r#"tidebuf_allocations_total{pool="http",kind="normal"}"#
+        ),
+        1.0
+    );
+    assert_eq!(
+        value(
+            &text,
+            r#"tidebuf_allocations_total{pool="grpc",kind="normal"}"#
+        ),
+        0.0
+    );
+    assert_eq!(
+        value(&text, r#"tidebuf_active_bytes{pool="http"}"#),
+        (112 << 10) as f64
+    );
+    assert_eq!(value(&text, r#"tidebuf_active_bytes{pool="grpc"}"#), 1024.0);
+}
+
+/// The registry's alternative: one sub-registry per pool, labelled by
+/// `sub_registry_with_label`, each with an unlabelled collector. The series
+/// are distinct and labelled too (the families' HELP and TYPE lines are
+/// repeated per pool, which the single collector above avoids).
+#[test]
+fn sub_registries_with_labels_keep_pools_apart() {
+    let a = Pool::new();
+    let b = Pool::new();
+    let mut registry = Registry::default();
+    for (name, pool) in [("a", &a), ("b", &b)] {
+        registry
+            .sub_registry_with_label(("pool".into(), name.into()))
+            .register_collector(Box::new(PoolCollector::new(pool)));
+    }
+    let live = b.alloc(5000);
+    let text = scrape(&registry);
+    let keys = series_keys(&text);
+    let unique: std::collections::BTreeSet<_> = keys.iter().collect();
+    assert_eq!(unique.len(), keys.len(), "a series twice in\n{text}");
+    assert!(keys
+        .iter()
+        .all(|k| k.contains(r#"pool="a""#) || k.contains(r#"pool="b""#)));
+    assert_eq!(value(&text, r#"tidebuf_active_bytes{pool="a"}"#), 0.0);
+    assert_eq!(
+        value(&text, r#"tidebuf_active_bytes{pool="b"}"#),
+        live.capacity() as f64
+    );
 }

@@ -46,8 +46,18 @@ fn bins_are_bounded_and_overflow_goes_back() {
     let bufs: Vec<_> = (0..100).map(|_| pool.alloc(64)).collect();
     drop(bufs);
     let m = pool.metrics();
-    assert!(m.cached_bytes <= 16 * 64, "cached {}", m.cached_bytes);
+    // The bin keeps at most 16; a bin that fills goes whole to its arena's
+    // depot, which keeps at most 4 of them; the rest went back.
+    assert!(
+        m.cached_bytes <= (16 + 4 * 16) * 64,
+        "cached {}",
+        m.cached_bytes
+    );
     assert_eq!(m.active_bytes, 0);
+    assert_eq!(m.arenas[0].cached_bytes, m.cached_bytes);
+    // A trim gives both back.
+    pool.trim();
+    assert_eq!(pool.metrics().cached_bytes, 0);
 }
 
 #[test]
@@ -138,4 +148,73 @@ fn thread_exit_strands_nothing() {
         pool.metrics().allocations.total(),
         2000 * sizes.len() as u64
     );
+}
+
+/// Raised to 1 MiB, the cache serves a large size a thread reuses without
+/// the arena, and a bin above 32 KiB parks at most 256 KiB (one entry at
+/// least), so an idle thread holds little.
+#[test]
+fn large_classes_cached_on_request_within_a_byte_budget() {
+    let pool = Pool::builder()
+        .max_cached_buffer_capacity(1 << 20)
+        .trim_policy(tidebuf::TrimPolicy::Never)
+        .build()
+        .unwrap();
+    for (size, most) in [(64 << 10, 4), (128 << 10, 2), (256 << 10, 1), (1 << 20, 1)] {
+        let bufs: Vec<_> = (0..=most).map(|_| pool.alloc(size)).collect();
+        let mut bufs = bufs.into_iter();
+        // `most` releases fill the bin exactly: nothing else is parked.
+        bufs.by_ref().take(most).for_each(drop);
+        let parked = pool.metrics().cached_bytes;
+        assert_eq!(parked, most * size, "{size}: the bin's budget");
+        // One more finds it full: the bin goes to the arena's depot whole
+        // (the next refill takes it back) and the bin starts again.
+        bufs.for_each(drop);
+        assert_eq!(pool.metrics().cached_bytes, (most + 1) * size, "{size}");
+        let hits = pool.metrics().cache_hits;
+        drop(pool.alloc(size));
+        assert_eq!(
+            pool.metrics().cache_hits,
+            hits + 1,
+            "{size}: served by the cache"
+        );
+        pool.trim();
+    }
+}
+
+/// A thread that releases what another allocates (a consumer) hands its
+/// full bins to the allocating thread's arena whole: the producer's next
+/// refill takes the very regions back without cutting new ones, so a
+/// producer/consumer pair circulates one set of buffers.
+#[test]
+fn a_consumers_full_bins_feed_the_producers_refills() {
+    let pool = Pool::builder()
+        .small_cache_size(32)
+        .trim_policy(tidebuf::TrimPolicy::Never)
+        .build()
+        .unwrap();
+    let (tx, rx) = std::sync::mpsc::sync_channel::<tidebuf::PooledBytesMut>(64);
+    let consumer = std::thread::spawn(move || rx.into_iter().for_each(drop));
+    let mut seen = std::collections::HashSet::new();
+    for _ in 0..40 * 32 {
+        let buf = pool.alloc(1024);
+        seen.insert(buf.as_ptr() as usize);
+        tx.send(buf).unwrap();
+    }
+    drop(tx);
+    consumer.join().unwrap();
+    // 1280 buffers went through; with whole bins coming back, only the
+    // regions in flight were ever cut: the producer's bin, the consumer's,
+    // the depot's four and the channel's 64 (and one refill's extra).
+    assert!(
+        seen.len() <= 6 * 32 + 64 + 32,
+        "{} distinct regions",
+        seen.len()
+    );
+    let m = pool.metrics();
+    assert_eq!(m.active_bytes, 0);
+    assert_eq!(m.allocations.total(), m.deallocations.total());
+    pool.trim();
+    let m = pool.metrics();
+    assert_eq!((m.cached_bytes, m.active_bytes, m.chunks), (0, 0, 0));
 }

@@ -89,21 +89,31 @@ fn free_runs_are_purged_and_recommitted() {
     assert_eq!(pool.metrics().used_bytes, 0);
 }
 
-#[test]
-fn trim_flushes_the_caches_of_idle_threads() {
-    let pool = pool(TrimPolicy::Never);
+/// A thread that fills its cache (50 × 2000 B released), then stays alive
+/// and idle — never calling into the pool — until the returned sender
+/// fires, and runs `then` after that. Returns once the cache is full.
+fn idle_worker(
+    pool: &Pool,
+    then: impl FnOnce(&Pool) + Send + 'static,
+) -> (mpsc::Sender<()>, std::thread::JoinHandle<()>) {
     let (parked_tx, parked_rx) = mpsc::channel();
     let (done_tx, done_rx) = mpsc::channel::<()>();
     let p = pool.clone();
     let worker = std::thread::spawn(move || {
         drop((0..50).map(|_| p.alloc(2000)).collect::<Vec<_>>());
         parked_tx.send(()).unwrap();
-        // Alive, idle, never calling into the pool again until told.
         done_rx.recv().unwrap();
-        // It can still use its cache afterwards.
-        drop(p.alloc(2000));
+        then(&p);
     });
     parked_rx.recv().unwrap();
+    (done_tx, worker)
+}
+
+#[test]
+fn trim_flushes_the_caches_of_idle_threads() {
+    let pool = pool(TrimPolicy::Never);
+    // It can still use its cache afterwards.
+    let (done_tx, worker) = idle_worker(&pool, |p| drop(p.alloc(2000)));
     assert!(pool.metrics().cached_bytes >= 50 * 2048);
     let report = pool.trim();
     assert!(report.cache_entries_flushed >= 50);
@@ -236,5 +246,119 @@ fn a_decay_period_of_duration_max_never_overflows() {
         assert_eq!(m.trimmed_bytes, 0);
         // Two chunks of halves, one for the 64 KiB runs: all kept.
         assert_eq!((m.chunks, m.used_bytes), (3, 3 * CHUNK));
+    }
+}
+
+/// The decay bound, counted in ticks rather than timed, so that it holds
+/// however late the test runs: without the background trimmer a decay tick
+/// runs only when a slow-path allocation finds one due (at most one per
+/// call, and one per call once a tick interval has passed since the last).
+/// A huge allocation takes the slow path without touching any chunk.
+mod decay_bound {
+    use super::CHUNK;
+    use std::time::Duration;
+    use tidebuf::{Pool, PoolMetrics, TrimPolicy};
+
+    /// Ticks per period (`IDLE_TICKS` in src/clock.rs).
+    const IDLE_TICKS: usize = 4;
+    const PERIOD: Duration = Duration::from_millis(400);
+    const TICK: Duration = Duration::from_millis(100);
+
+    fn pool() -> Pool {
+        Pool::builder()
+            .arenas(1)
+            .chunk_size(CHUNK)
+            .trim_policy(TrimPolicy::decay(PERIOD))
+            .background_trimmer(false)
+            .build()
+            .unwrap()
+    }
+
+    /// One due tick: a tick interval passes, then one slow-path call.
+    fn tick(pool: &Pool) -> PoolMetrics {
+        let trims = pool.metrics().trims;
+        std::thread::sleep(TICK + Duration::from_millis(5));
+        drop(pool.alloc(2 * CHUNK));
+        let m = pool.metrics();
+        assert_eq!(m.trims, trims + 1, "one slow-path call, one tick");
+        m
+    }
+
+    /// Chunk memory (here a chunk emptied by a release): held through
+    /// `IDLE_TICKS` ticks after its last use, given back at the next — one
+    /// period to one period and one tick after that use.
+    #[test]
+    fn a_released_chunk_goes_at_the_fifth_tick_after_its_last_use() {
+        let pool = pool();
+        // Above the thread cache's largest class: released to the arena.
+        drop(pool.alloc(CHUNK / 2));
+        let m = pool.metrics();
+        assert_eq!((m.chunks, m.arenas[0].used_bytes), (1, CHUNK));
+        for n in 1..=IDLE_TICKS {
+            let m = tick(&pool);
+            assert_eq!(
+                (m.chunks, m.arenas[0].used_bytes),
+                (1, CHUNK),
+                "kept after {n} ticks"
+            );
+        }
+        let m = tick(&pool);
+        assert_eq!(
+            (m.chunks, m.arenas[0].used_bytes),
+            (0, 0),
+            "given back at tick {}",
+            IDLE_TICKS + 1
+        );
+        assert!(m.trimmed_bytes >= CHUNK as u64);
+    }
+
+    /// An idle thread's cache, in a pool that has ticked `age` times: the
+    /// worker fills its cache and parks; returns the ticks after that last
+    /// operation until its cache (and the chunk only it kept) went.
+    fn ticks_until_an_idle_cache_goes(age: usize) -> usize {
+        let pool = pool();
+        for _ in 0..age {
+            tick(&pool);
+        }
+        let (done_tx, worker) = super::idle_worker(&pool, |_| {});
+        let cached = pool.metrics().arenas[0].cached_bytes;
+        assert!(cached >= 50 * 2048);
+        let mut n = 0;
+        let gone = loop {
+            n += 1;
+            let m = tick(&pool);
+            let a = &m.arenas[0];
+            if a.cached_bytes == 0 {
+                break (m.chunks, a.used_bytes);
+            }
+            assert_eq!((a.cached_bytes, m.chunks), (cached, 1), "partly given back");
+            assert!(n < 4 * IDLE_TICKS, "never given back");
+        };
+        assert_eq!(gone, (0, 0), "the chunk goes with the cache");
+        done_tx.send(()).unwrap();
+        worker.join().unwrap();
+        n
+    }
+
+    /// An idle thread's cache: its last operation is seen at the first tick
+    /// after it, so the cache (and the chunk only it kept) goes one tick
+    /// later than a chunk — at tick `IDLE_TICKS + 2`, at most one period
+    /// and two ticks after that operation.
+    #[test]
+    fn an_idle_threads_cache_goes_at_the_sixth_tick_after_its_last_use() {
+        assert_eq!(
+            ticks_until_an_idle_cache_goes(IDLE_TICKS + 1),
+            IDLE_TICKS + 2
+        );
+    }
+
+    /// The same in a pool's first period. `decay_tick` (src/trim.rs) returns
+    /// before looking at the caches while `epoch < IDLE_TICKS + 1`, so a
+    /// cache last used then is first seen at tick `IDLE_TICKS + 1` and goes
+    /// at tick `2 × IDLE_TICKS + 2` of the pool: up to two and a half
+    /// periods after its last use.
+    #[test]
+    fn an_idle_threads_cache_goes_at_the_sixth_tick_in_a_young_pool() {
+        assert_eq!(ticks_until_an_idle_cache_goes(0), IDLE_TICKS + 2);
     }
 }

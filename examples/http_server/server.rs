@@ -6,7 +6,8 @@
 //!  GET /payload?size=N   N bytes (default: random 1–5 MiB) of a pattern a
 //!                        client can check: byte i is (i % 251)
 //!  GET /metrics          Prometheus text: tidebuf's collector + RSS
-//!  bad size → 400, over the server's limit → 413, max_memory hit → 503
+//!  bad size → 400, over the server's limit → 413,
+//!  max_memory hit → 503 (OnCap::Reject), or wait for memory (OnCap::Wait)
 //! ```
 
 // Shared by the http_server and shrink_demo examples and the HTTP test;
@@ -30,9 +31,23 @@ use tokio::net::TcpListener;
 /// Largest payload the server agrees to build.
 pub(crate) const MAX_PAYLOAD: usize = 64 << 20;
 
+/// What a request does when `max_memory` refuses its buffer.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum OnCap {
+    /// Answer 503 at once.
+    Reject,
+    /// Wait (first come, first served) until released memory lets it fit;
+    /// 503 only after [`WAIT_LIMIT`].
+    Wait,
+}
+
+/// Longest a request waits for memory under `OnCap::Wait`.
+pub(crate) const WAIT_LIMIT: std::time::Duration = std::time::Duration::from_secs(30);
+
 /// What every request handler shares.
 pub(crate) struct State {
     pub(crate) pool: Pool,
+    pub(crate) on_cap: OnCap,
     registry: Registry,
     /// Requests served, by outcome, for the demo's live line.
     pub(crate) served: AtomicU64,
@@ -42,10 +57,15 @@ pub(crate) struct State {
 
 impl State {
     pub(crate) fn new(pool: Pool) -> Arc<State> {
+        State::with_on_cap(pool, OnCap::Reject)
+    }
+
+    pub(crate) fn with_on_cap(pool: Pool, on_cap: OnCap) -> Arc<State> {
         let mut registry = Registry::default();
         registry.register_collector(Box::new(PoolCollector::new(&pool)));
         Arc::new(State {
             pool,
+            on_cap,
             registry,
             served: AtomicU64::new(0),
             refused: AtomicU64::new(0),
@@ -81,7 +101,7 @@ fn text(status: StatusCode, body: String) -> Response<Full<Bytes>> {
     r
 }
 
-fn payload(state: &State, query: Option<&str>) -> Response<Full<Bytes>> {
+async fn payload(state: &State, query: Option<&str>) -> Response<Full<Bytes>> {
     let size = match query.and_then(|q| q.split('&').find_map(|kv| kv.strip_prefix("size="))) {
         None => state.random_size(),
         Some(s) => match s.parse::<usize>() {
@@ -100,7 +120,11 @@ fn payload(state: &State, query: Option<&str>) -> Response<Full<Bytes>> {
             }
         },
     };
-    let mut buf = match state.pool.try_alloc(size) {
+    let allocated = match state.on_cap {
+        OnCap::Reject => state.pool.try_alloc(size),
+        OnCap::Wait => state.pool.try_alloc_wait(size, WAIT_LIMIT).await,
+    };
+    let mut buf = match allocated {
         Ok(buf) => buf,
         Err(e) if matches!(e.kind, AllocErrorKind::OverLimit { .. }) => {
             state.refused.fetch_add(1, Relaxed);
@@ -148,7 +172,7 @@ async fn route(
     req: Request<Incoming>,
 ) -> Result<Response<Full<Bytes>>, Infallible> {
     Ok(match (req.method(), req.uri().path()) {
-        (&Method::GET, "/payload") => payload(&state, req.uri().query()),
+        (&Method::GET, "/payload") => payload(&state, req.uri().query()).await,
         (&Method::GET, "/metrics") => metrics(&state),
         _ => text(
             StatusCode::NOT_FOUND,

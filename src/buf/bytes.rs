@@ -3,8 +3,9 @@
 
 use super::bytes_mut::MAX_REFS;
 use crate::chunk::ChunkHeader;
-use crate::pool::release;
+use crate::heap::Heap;
 use crate::region::Region;
+use crate::release::release;
 use crate::size_class::ClassIdx;
 use crate::sync::atomic::AtomicU32;
 use crate::sync::atomic::Ordering::{Acquire, Relaxed, Release};
@@ -13,8 +14,9 @@ use std::ops::{Deref, RangeBounds};
 use std::ptr::NonNull;
 use std::slice;
 
-/// `class` of a view that holds nothing (no region, no count).
-const EMPTY: usize = usize::MAX;
+/// The size class, in the low bits of `tagged` (the header is aligned
+/// far beyond it).
+const CLASS_MASK: usize = 0xFF;
 
 /// A shared, read-only buffer from a [`Pool`](crate::Pool): cheap to clone
 /// and slice (a reference count, no copy); the last reference dropped
@@ -42,13 +44,12 @@ pub struct PooledBytes {
     ptr: NonNull<u8>,
     /// Length of this view.
     len: usize,
-    /// Start of the region (what goes back to the pool).
-    base: NonNull<u8>,
-    chunk: NonNull<ChunkHeader>,
     refs: NonNull<AtomicU32>,
-    /// Size class, or [`EMPTY`]. Word-sized for the same reason as in
-    /// `PooledBytesMut`.
-    class: usize,
+    /// The chunk header with the size class in its low bits; null for a
+    /// view that holds nothing. The region's start (what goes back to the
+    /// pool) is derived from the header's page map when the last view goes,
+    /// so the view is four words, like `PooledBytesMut`.
+    tagged: *mut ChunkHeader,
 }
 
 // SAFETY: the bytes are immutable while shared; the reference count is
@@ -71,10 +72,8 @@ impl PooledBytes {
         PooledBytes {
             ptr,
             len,
-            base: region.ptr,
-            chunk: region.chunk,
             refs,
-            class: class as usize,
+            tagged: region.chunk.as_ptr().map_addr(|a| a | class as usize),
         }
     }
 
@@ -83,17 +82,20 @@ impl PooledBytes {
         PooledBytes {
             ptr: NonNull::dangling(),
             len: 0,
-            base: NonNull::dangling(),
-            chunk: NonNull::dangling(),
             refs: NonNull::dangling(),
-            class: EMPTY,
+            tagged: std::ptr::null_mut(),
         }
     }
 
     /// Whether this view holds a reference to a region.
     #[inline]
     fn holds_region(&self) -> bool {
-        self.class != EMPTY
+        !self.tagged.is_null()
+    }
+
+    #[inline]
+    fn class(&self) -> ClassIdx {
+        (self.tagged.addr() & CLASS_MASK) as ClassIdx
     }
 
     /// Bytes in this view.
@@ -138,7 +140,7 @@ impl PooledBytes {
         // The count (1) moves into the mutable view.
         Ok(PooledBytesMut::from_shared(
             this.region(),
-            this.class as ClassIdx,
+            this.class(),
             this.ptr,
             this.len,
         ))
@@ -157,11 +159,17 @@ impl PooledBytes {
         unsafe { self.refs.as_ref() }
     }
 
+    /// The region (held views only): its start derived from `ptr`, which
+    /// lies inside it (a held view has `len > 0`).
     fn region(&self) -> Region {
-        Region {
-            ptr: self.base,
-            chunk: self.chunk,
-        }
+        debug_assert!(self.holds_region() && self.len > 0);
+        // SAFETY: held: made from a non-null header pointer with only the
+        // class added to its low bits.
+        let chunk = unsafe { NonNull::new_unchecked(self.tagged.map_addr(|a| a & !CLASS_MASK)) };
+        // SAFETY: the header outlives the region this view holds.
+        let header = unsafe { chunk.as_ref() };
+        let ptr = header.region_start(self.ptr, self.class(), Heap::of(header).classes());
+        Region { ptr, chunk }
     }
 
     /// A view of `[start, end)` of this one (`start < end <= len`).
@@ -337,7 +345,7 @@ impl Drop for PooledBytes {
         self.refs().load(Acquire);
         // SAFETY: the count reached zero: we are the last holder and the
         // region moves out once.
-        unsafe { release(self.region(), self.class as ClassIdx) };
+        unsafe { release(self.region(), self.class()) };
     }
 }
 
@@ -396,30 +404,5 @@ impl From<PooledBytes> for bytes::Bytes {
             return bytes::Bytes::new();
         }
         bytes::Bytes::from_owner(buf)
-    }
-}
-
-impl IntoIterator for PooledBytes {
-    type Item = u8;
-    type IntoIter = bytes::buf::IntoIter<PooledBytes>;
-
-    fn into_iter(self) -> Self::IntoIter {
-        bytes::buf::IntoIter::new(self)
-    }
-}
-
-impl<'a> IntoIterator for &'a PooledBytes {
-    type Item = &'a u8;
-    type IntoIter = slice::Iter<'a, u8>;
-
-    fn into_iter(self) -> Self::IntoIter {
-        self.iter()
-    }
-}
-
-impl From<PooledBytes> for Vec<u8> {
-    /// The bytes, copied out of the pool (this view's reference goes).
-    fn from(buf: PooledBytes) -> Vec<u8> {
-        buf.to_vec()
     }
 }

@@ -1,5 +1,6 @@
 //! The std traits `bytes::Bytes` and `bytes::BytesMut` have, for both
-//! buffer types: comparisons with every byte-string type (both ways),
+//! buffer types: iteration (by value and by reference), `Vec<u8>` from a
+//! buffer, comparisons with every byte-string type (both ways),
 //! `Eq`/`Ord`/`Hash`/`Borrow` as a `[u8]`, and `Debug`/`LowerHex`/`UpperHex`
 //! printing like `bytes` does. Every impl compares or hashes the bytes, as
 //! `bytes` does: two buffers are equal when their contents are.
@@ -28,6 +29,32 @@ fn debug_bytes(bytes: &[u8], f: &mut fmt::Formatter<'_>) -> fmt::Result {
 
 macro_rules! byte_string_traits {
     ($ty:ty) => {
+        impl IntoIterator for $ty {
+            type Item = u8;
+            type IntoIter = bytes::buf::IntoIter<$ty>;
+
+            fn into_iter(self) -> Self::IntoIter {
+                bytes::buf::IntoIter::new(self)
+            }
+        }
+
+        impl<'a> IntoIterator for &'a $ty {
+            type Item = &'a u8;
+            type IntoIter = std::slice::Iter<'a, u8>;
+
+            fn into_iter(self) -> Self::IntoIter {
+                self.iter()
+            }
+        }
+
+        impl From<$ty> for Vec<u8> {
+            /// The bytes, copied out of the pool (the buffer's reference
+            /// goes back at once).
+            fn from(buf: $ty) -> Vec<u8> {
+                buf.to_vec()
+            }
+        }
+
         impl fmt::Debug for $ty {
             fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
                 debug_bytes(self, f)

@@ -5,12 +5,13 @@
 //!   unique, writable           shared, read-only; the last one dropped
 //!   dropped: region returns    returns the region to the pool
 //!
-//!  PooledBytes:    [ ptr | len | base chunk refs class ]
-//!                    └ view ┘      └─ refs ─▶ AtomicU32 in the chunk's
-//!                                             (or subpage's) table
-//!  PooledBytesMut: [ ptr | len | cap | chunk | class·flags·offset ]
+//!  PooledBytes:    [ ptr | len | refs | chunk·class ]       four words each
+//!                    └ view ┘   └─▶ AtomicU32 in the chunk's (or subpage's) table
+//!  PooledBytesMut: [ ptr | len | cap | chunk·class·flags ]
 //!                    └── view ──────┘  unique, or shared with other views
 //!                                      through the same slot after a split
+//!  chunk·…: the 4096-aligned header address with the class and flags in
+//!  its low bits; a region's start is derived from the page map
 //! ```
 //!
 //! # Sharing
@@ -18,6 +19,11 @@
 //! its subpage's element table, reused by whoever holds the region next: no
 //! buffer needs a heap allocation of its own. The count is 1 at freeze and
 //! the region returns when it falls to 0.
+//!
+//! Owns the two public buffer types. Calls the allocation path (to grow),
+//! the release path (on drop), the heap (a buffer's home) and the builder
+//! (the global heap, for a buffer with no pool). Called by users, the handle
+//! and the codecs.
 
 mod bytes;
 mod bytes_mut;

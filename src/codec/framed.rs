@@ -44,7 +44,7 @@ struct ReadState {
 impl ReadState {
     fn new(pool: &Pool, capacity: usize) -> ReadState {
         ReadState {
-            buf: PooledBytesMut::empty_in(Some(pool.inner_arc())),
+            buf: PooledBytesMut::empty_in(Some(pool.heap().clone())),
             counted: 0,
             capacity: capacity.max(1),
             pool: pool.clone(),
@@ -84,7 +84,7 @@ impl ReadState {
         D: Decoder,
     {
         // A buffer swapped out through `read_buffer_mut` grows here too.
-        self.buf.rehome(&self.pool);
+        self.buf.rehome(self.pool.heap());
         let polled = self.poll_frame(io, cx, decoder);
         self.counted = count(&self.pool, self.counted, &self.buf);
         polled
@@ -200,7 +200,7 @@ impl Drop for WriteState {
 impl WriteState {
     fn new(pool: &Pool) -> WriteState {
         WriteState {
-            buf: PooledBytesMut::empty_in(Some(pool.inner_arc())),
+            buf: PooledBytesMut::empty_in(Some(pool.heap().clone())),
             pool: pool.clone(),
             counted: 0,
         }
@@ -407,7 +407,7 @@ impl<W: AsyncWrite + Unpin, E: Encoder<I> + Unpin, I> Sink<I> for FramedWrite<W,
 
     fn start_send(self: Pin<&mut Self>, item: I) -> Result<(), E::Error> {
         let this = self.get_mut();
-        this.state.buf.rehome(&this.state.pool);
+        this.state.buf.rehome(this.state.pool.heap());
         let sent = this.encoder.encode(item, &mut this.state.buf);
         this.state.recount(sent)
     }
@@ -514,7 +514,7 @@ impl<T: AsyncRead + AsyncWrite + Unpin, C: Encoder<I> + Unpin, I> Sink<I> for Fr
 
     fn start_send(self: Pin<&mut Self>, item: I) -> Result<(), C::Error> {
         let this = self.get_mut();
-        this.write.buf.rehome(&this.write.pool);
+        this.write.buf.rehome(this.write.pool.heap());
         let sent = this.codec.encode(item, &mut this.write.buf);
         this.write.recount(sent)
     }

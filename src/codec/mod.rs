@@ -28,6 +28,12 @@
 //!   panic — and the connection's buffers are released.
 //!
 //! [`PooledBytesMut`]: crate::PooledBytesMut
+//!
+//! Owns the codec traits and framed transports. Calls the public API:
+//! `Pool`, `PooledBytesMut`, `PooledBytes`. Called by users (feature
+//! `codec`).
+
+#![cfg_attr(docsrs, doc(cfg(feature = "codec")))]
 
 mod bytes_codec;
 mod framed;

@@ -80,12 +80,12 @@ fn loom_arena_added_while_another_thread_binds() {
             crate::local::retire_current_thread();
         });
         // This thread met enough contention: it moves, adding arena 1.
-        let inner = pool.inner();
+        let inner = pool.heap();
         let cache = crate::local::existing_cache(inner).unwrap();
         cache
             .recent_contention
             .store(u32::MAX / 2, loom::sync::atomic::Ordering::Relaxed);
-        let moved_to = inner.spread(cache);
+        let moved_to = cache.spread(&inner.arenas);
         drop(pool.alloc(10));
         t.join().unwrap();
         let m = pool.metrics();

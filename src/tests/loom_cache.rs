@@ -35,10 +35,10 @@ fn model(bound: usize, f: impl Fn() + Sync + Send + 'static) {
 
 /// The cache registered for the calling thread.
 fn own_cache(pool: &Pool) -> Arc<ThreadCache> {
-    let inner = pool.inner();
+    let inner = pool.heap();
     let own =
         crate::local::existing_cache(inner).expect("this thread has a cache") as *const ThreadCache;
-    let caches = inner.caches_for_tests();
+    let caches = inner.caches_except(None);
     caches
         .into_iter()
         .find(|c| Arc::as_ptr(c) == own)
@@ -84,7 +84,7 @@ fn loom_trimmer_flush_races_the_owner() {
         let cache = own_cache(&pool);
         let p2 = pool.clone();
         let trimmer = thread::spawn(move || {
-            let flushed = cache.flush_foreign(p2.inner());
+            let flushed = cache.flush_foreign(&p2.heap().arenas);
             // Either it took the entries or the owner was busy.
             assert!(flushed.is_none_or(|n| n <= 2));
         });
@@ -114,7 +114,7 @@ fn loom_exit_flush_races_the_trimmer() {
             crate::local::retire_current_thread();
         });
         let cache = rx.recv().unwrap();
-        let _ = cache.flush_foreign(pool.inner());
+        let _ = cache.flush_foreign(&pool.heap().arenas);
         owner.join().unwrap();
         let m = pool.metrics();
         assert_eq!((m.cached_bytes, m.active_bytes), (0, 0));

@@ -3,7 +3,7 @@
 //! - a huge buffer released while the pool closes is unmapped, never parked
 //!   in a cache nobody drains (that would keep the pool alive forever);
 //! - a release through a thread cache while the pool closes never frees
-//!   the pool while a method still borrows it (`PoolInner`'s destructor
+//!   the pool while a method still borrows it (the heap's destructor
 //!   asserts it under test);
 //! - a mapping given back is unmapped before its bytes return to the cap,
 //!   so memory held never passes `max_memory` (`holds_memory` asserts it).
@@ -29,13 +29,14 @@ fn model(bound: usize, f: impl Fn() + Sync + Send + 'static) {
 }
 
 /// Larger than the 128 KiB chunk: a huge buffer.
-const HUGE: usize = 200 << 10;
+/// A huge class above the 128 KiB chunk (four per doubling: 160, 192, 224 …).
+const HUGE: usize = 224 << 10;
 
 #[test]
 fn loom_huge_release_racing_close_frees_everything() {
     model(2, || {
         let pool = builder().build().unwrap();
-        let shared = pool.inner_weak();
+        let shared = pool.heap_weak();
         let buf = pool.alloc(HUGE);
         let t = thread::spawn(move || {
             drop(buf);
@@ -62,7 +63,7 @@ fn loom_cached_release_racing_close_outlives_no_borrow() {
             .small_cache_size(0)
             .build()
             .unwrap();
-        let shared = pool.inner_weak();
+        let shared = pool.heap_weak();
         let buf = pool.alloc(100);
         // The last handle goes on another thread while this one releases.
         let t = thread::spawn(move || drop(pool));
@@ -76,7 +77,7 @@ fn loom_cached_release_racing_close_outlives_no_borrow() {
 #[test]
 fn loom_unmap_comes_before_the_cap_sees_the_bytes_back() {
     model(2, || {
-        // Room for 256 KiB; a released 200 KiB mapping is kept for reuse.
+        // Room for 256 KiB; a released 224 KiB mapping is kept for reuse.
         let pool = builder().max_memory(Some(256 << 10)).build().unwrap();
         drop(pool.alloc(HUGE));
         assert_eq!(pool.metrics().cached_bytes, HUGE);
@@ -86,7 +87,7 @@ fn loom_unmap_comes_before_the_cap_sees_the_bytes_back() {
             p.trim();
             crate::local::retire_current_thread();
         });
-        // ...while this one needs a larger mapping, which fits only once
+        // ...while this one needs a larger mapping (the 256 KiB class), which fits only once
         // the kept one is gone (and `holds_memory` asserts that the two
         // never exist at once).
         let big = pool.try_alloc(230 << 10);

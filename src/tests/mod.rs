@@ -5,3 +5,4 @@ mod loom_arena;
 mod loom_cache;
 mod loom_close;
 mod loom_release;
+mod loom_wait;

@@ -26,10 +26,22 @@
 //! store, a plain `mov`), so
 //! `metrics()` reads them from any thread, and each thread's counters sit in
 //! its own allocation: no cache line is written by two threads.
+//!
+//! Owns one thread's bins and counters. Calls the arenas (`Arenas`: refill,
+//! flush, free), `barrier`, `counter`, `region`, `config`. Called by
+//! `local`, the heap (registry), the allocation and release paths, and
+//! trimming.
+//!
+//! Files: this one — the bins, the owner/trimmer hand-off, allocation,
+//! refill and release; `flush.rs` — sweeps, flushes and counters.
 
+mod flush;
+
+use crate::arena::{take_contention, Arenas};
 use crate::barrier;
-use crate::metrics::Counter;
-use crate::pool::PoolInner;
+use crate::budget::Refused;
+use crate::config::CacheConfig;
+use crate::counter::Counter;
 use crate::region::Region;
 use crate::size_class::ClassIdx;
 use crate::sync::atomic::{
@@ -42,19 +54,21 @@ const BUSY: u32 = 1;
 use crate::sync::UnsafeCell;
 use std::cell::Cell;
 
+/// Lock contentions a thread meets, within one window, before it moves.
+const SPREAD_AFTER: u32 = 4;
+/// Slow-path calls of a thread per contention-counting window.
+const SPREAD_WINDOW: u32 = 64;
+
+/// Normal classes up to this size keep `normal_entries` entries per bin
+/// (Netty caches up to here); larger ones at most [`LARGE_BIN_BYTES`].
+const SMALL_NORMAL: usize = 32 << 10;
+/// Most bytes a bin of a class above [`SMALL_NORMAL`] keeps (at least one
+/// entry).
+const LARGE_BIN_BYTES: usize = 256 << 10;
+
 /// Most bytes a refill parks beyond the region it returns: enough to make
 /// misses rare for small classes, without parking much of the large ones.
 const FILL_BYTES: usize = 128 << 10;
-
-/// Settings of the caches (defaults in `PoolBuilder::default`: Netty 4.1's).
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct CacheConfig {
-    pub(crate) enabled: bool,
-    pub(crate) small_entries: u32,
-    pub(crate) normal_entries: u32,
-    pub(crate) max_capacity: usize,
-    pub(crate) sweep_threshold: u32,
-}
 
 /// One size class's stack of free regions.
 #[derive(Debug)]
@@ -99,9 +113,9 @@ pub(crate) struct ThreadCache {
     /// Arena this thread allocates from (owner-written: it may move).
     pub(crate) arena: AtomicU32,
     /// Lock contentions this thread met recently, and slow-path calls in
-    /// the current window (owner only; see `PoolInner::spread`).
+    /// the current window (owner only; see [`spread`](Self::spread)).
     pub(crate) recent_contention: AtomicU32,
-    pub(crate) window_calls: AtomicU32,
+    window_calls: AtomicU32,
     /// Set (once) when the pool closes: releases then bypass the cache, so
     /// chunks empty and go. Here rather than in the pool so the release
     /// path reads a line it touches anyway.
@@ -145,9 +159,8 @@ pub(crate) struct CacheTotals {
 }
 
 impl ThreadCache {
-    pub(crate) fn new(pool: &PoolInner, arena: u32) -> ThreadCache {
-        let cfg = pool.config.cache;
-        let classes = &pool.classes;
+    pub(crate) fn new(arenas: &Arenas, cfg: CacheConfig, arena: u32) -> ThreadCache {
+        let classes = arenas.classes();
         // Classes whose capacity is at most `max_capacity` (and the chunk).
         let limit = cfg.max_capacity.min(classes.chunk_size());
         let cached_classes = match classes.class_of(limit) {
@@ -163,7 +176,16 @@ impl ThreadCache {
                 max: if c < classes.small_count() {
                     cfg.small_entries
                 } else {
-                    cfg.normal_entries
+                    // Above 32 KiB a bin keeps at most LARGE_BIN_BYTES (and
+                    // one entry): enough that a thread reusing a large size
+                    // never takes the arena lock, little per idle thread.
+                    let size = classes.size(c as ClassIdx);
+                    match size <= SMALL_NORMAL {
+                        true => cfg.normal_entries,
+                        false => cfg
+                            .normal_entries
+                            .min((LARGE_BIN_BYTES / size).max(1) as u32),
+                    }
                 },
                 len: Counter::default(),
                 hits: Counter::default(),
@@ -184,7 +206,7 @@ impl ThreadCache {
             seen_epoch: AtomicU64::new(0),
             by_arena: match cached_classes {
                 0 => Box::default(),
-                _ => (0..pool.arenas.len()).map(|_| Counter::default()).collect(),
+                _ => (0..arenas.len()).map(|_| Counter::default()).collect(),
             },
             bins,
             since_sweep: Cell::new(0),
@@ -196,6 +218,44 @@ impl ThreadCache {
     #[inline]
     pub(crate) fn arena(&self) -> u32 {
         self.arena.load(Relaxed)
+    }
+
+    /// Arenas on demand: a thread that keeps finding its arena locked —
+    /// [`SPREAD_AFTER`] contentions within [`SPREAD_WINDOW`] slow-path calls
+    /// of its own — moves, to a new arena while fewer than all are in use,
+    /// else to the least-used one if that has fewer threads. Under a
+    /// trickle nobody contends, all threads share one arena, and the
+    /// footprint follows the buffers alive rather than arenas × chunk.
+    /// Owner only; returns the arena to use.
+    pub(crate) fn spread(&self, arenas: &Arenas) -> u32 {
+        let current = self.arena();
+        let contention = self.recent_contention.load(Relaxed) + take_contention();
+        let calls = self.window_calls.load(Relaxed) + 1;
+        if contention < SPREAD_AFTER {
+            let window_over = calls >= SPREAD_WINDOW;
+            self.recent_contention
+                .store(if window_over { 0 } else { contention }, Relaxed);
+            self.window_calls
+                .store(if window_over { 0 } else { calls }, Relaxed);
+            return current;
+        }
+        self.recent_contention.store(0, Relaxed);
+        self.window_calls.store(0, Relaxed);
+        let target = arenas.spread_target();
+        let from = arenas.get(current);
+        if target.index != current && target.threads.load(Relaxed) < from.threads.load(Relaxed) {
+            arenas.rebind(current, target.index);
+            self.arena.store(target.index, Relaxed);
+            crate::trace::event!(
+                "tidebuf::arena",
+                DEBUG,
+                from = current,
+                to = target.index,
+                "a contended thread moved to another arena"
+            );
+            return target.index;
+        }
+        current
     }
 
     /// Whether allocations of `class` go through this cache.
@@ -240,19 +300,19 @@ impl ThreadCache {
 
     /// Owner only. A cached region of `class`, if any. Counts a hit or a miss.
     #[inline]
-    pub(crate) fn pop(&self, pool: &PoolInner, class: ClassIdx) -> Option<Region> {
+    pub(crate) fn pop(&self, arenas: &Arenas, class: ClassIdx) -> Option<Region> {
         if !self.enter() {
             return None;
         }
-        let region = self.pop_entered(pool, class);
+        let region = self.pop_entered(arenas, class);
         self.leave();
         region
     }
 
     #[inline(always)]
-    fn pop_entered(&self, pool: &PoolInner, class: ClassIdx) -> Option<Region> {
+    fn pop_entered(&self, arenas: &Arenas, class: ClassIdx) -> Option<Region> {
         let bin = &self.bins[class as usize];
-        self.tick(pool);
+        self.tick(arenas);
         let region = bin.entries(|entries| {
             let last = entries.len().checked_sub(1)?;
             // SAFETY: `last < len`, so the slot holds a region, which moves
@@ -287,42 +347,35 @@ impl ThreadCache {
     /// In a closed pool nothing is parked (a parked entry would keep its
     /// chunk, and the pool, alive until the thread exits): what the cache
     /// still holds goes back, and exactly one region is allocated.
-    pub(crate) fn fill(
-        &self,
-        pool: &PoolInner,
-        class: ClassIdx,
-    ) -> Result<Region, crate::arena::Refused> {
+    pub(crate) fn fill(&self, arenas: &Arenas, class: ClassIdx) -> Result<Region, Refused> {
         if self.is_closed() {
-            self.flush_own(pool);
-            return pool.arenas[self.arena() as usize].allocate(pool, class);
+            self.flush_own(arenas);
+            return arenas.get(self.arena()).allocate(&arenas.env, class);
         }
         if !self.enter() {
-            return pool.arenas[self.arena() as usize].allocate(pool, class);
+            return arenas.get(self.arena()).allocate(&arenas.env, class);
         }
-        let region = self.fill_entered(pool, class);
+        let region = self.fill_entered(arenas, class);
         self.leave();
         region
     }
 
-    fn fill_entered(
-        &self,
-        pool: &PoolInner,
-        class: ClassIdx,
-    ) -> Result<Region, crate::arena::Refused> {
+    fn fill_entered(&self, arenas: &Arenas, class: ClassIdx) -> Result<Region, Refused> {
         let bin = &self.bins[class as usize];
-        let extra = (bin.max as usize / 8).min(FILL_BYTES / pool.classes.size(class));
+        let extra = (bin.max as usize / 8).min(FILL_BYTES / arenas.classes().size(class));
         let (region, added) = bin.entries(|entries| {
             if entries.capacity() == 0 {
                 entries.reserve_exact(bin.max as usize);
             }
             let before = entries.len();
-            let region =
-                pool.arenas[self.arena() as usize].allocate_fill(pool, class, extra, entries);
+            let region = arenas
+                .get(self.arena())
+                .allocate_fill(&arenas.env, class, extra, entries);
             // Parked entries are checked for poison when handed out: poison
             // the ones a refill parks, as a release would have.
             #[cfg(feature = "debug-checks")]
             for parked in &entries[before..] {
-                let cap = pool.classes.size(class);
+                let cap = arenas.classes().size(class);
                 #[cfg(feature = "asan")]
                 crate::asan::unpoison(parked.ptr.as_ptr(), cap);
                 crate::debug::poison(parked, cap);
@@ -380,31 +433,31 @@ impl ThreadCache {
 
     /// Owner only. Parks a released region of `class`; when the bin is
     /// full, the older half goes back to the arenas first. The caller holds
-    /// a pool reference of its own (`pool::release_through_cache`): the
+    /// a pool reference of its own (`release::release_through_cache`): the
     /// flush may destroy chunks.
-    pub(crate) fn push(&self, pool: &PoolInner, region: Region, class: ClassIdx) {
+    pub(crate) fn push(&self, arenas: &Arenas, region: Region, class: ClassIdx) {
         if !self.enter() {
-            pool.free_direct(region, class);
+            arenas.free_direct(region, class);
             return;
         }
-        self.push_entered(pool, region, class);
+        self.push_entered(arenas, region, class);
         self.leave();
     }
 
-    fn push_entered(&self, pool: &PoolInner, region: Region, class: ClassIdx) {
+    fn push_entered(&self, arenas: &Arenas, region: Region, class: ClassIdx) {
         if let Err(region) = self.park_entered(region, class) {
-            self.push_slow(pool, region, class);
+            self.push_slow(arenas, region, class);
         }
     }
 
     #[cold]
     #[inline(never)]
-    fn push_slow(&self, pool: &PoolInner, region: Region, class: ClassIdx) {
+    fn push_slow(&self, arenas: &Arenas, region: Region, class: ClassIdx) {
         let bin = &self.bins[class as usize];
         bin.puts.add(1);
         if bin.max == 0 {
             // A zero-size bin caches nothing, but this is still a release.
-            pool.free_uncounted(class, std::iter::once(region));
+            arenas.free_uncounted(class, std::iter::once(region));
             return;
         }
         let arena = region.header().arena as usize;
@@ -412,9 +465,15 @@ impl ThreadCache {
             let mut flushed = 0;
             if entries.capacity() == 0 {
                 entries.reserve_exact(bin.max as usize);
+            } else if let Some(n) = self.deposit(arenas, class, entries) {
+                // Handed over whole: the bin is a spare now.
+                flushed = n;
+                if entries.capacity() == 0 {
+                    entries.reserve_exact(bin.max as usize);
+                }
             } else {
                 flushed = (entries.len() / 2).max(1);
-                pool.free_uncounted(class, self.unpark(class, entries.drain(..flushed)));
+                arenas.free_uncounted(class, self.unpark(class, entries.drain(..flushed)));
             }
             entries.push(region);
             flushed
@@ -422,6 +481,27 @@ impl ThreadCache {
         bin.len.sub(flushed);
         bin.len.add(1);
         self.by_arena[arena].add(bin.size);
+    }
+
+    /// Entered. A full bin whose regions all come from one arena goes to
+    /// that arena's depot whole, for its next refill (a releasing thread
+    /// feeding an allocating one); returns the entries handed over.
+    fn deposit(
+        &self,
+        arenas: &Arenas,
+        class: ClassIdx,
+        entries: &mut Vec<Region>,
+    ) -> Option<usize> {
+        let first = entries.first()?.header().arena;
+        if entries.len() < entries.capacity() || entries.iter().any(|r| r.header().arena != first) {
+            return None;
+        }
+        let n = entries.len();
+        if !arenas.get(first).deposit(&arenas.env, class, entries) {
+            return None;
+        }
+        self.by_arena[first as usize].sub(n * self.bins[class as usize].size);
+        Some(n)
     }
 
     /// Entered. Regions leaving the bin of `class` for their arenas, taken
@@ -433,123 +513,6 @@ impl ThreadCache {
     ) -> impl Iterator<Item = Region> + 'a {
         let size = self.bins[class as usize].size;
         regions.inspect(move |r| self.by_arena[r.header().arena as usize].sub(size))
-    }
-
-    /// Adds the bytes parked here to `by_arena` (indexed by arena).
-    pub(crate) fn add_parked_by_arena(&self, by_arena: &mut [usize]) {
-        for (total, parked) in by_arena.iter_mut().zip(self.by_arena.iter()) {
-            *total = total.wrapping_add(parked.get());
-        }
-    }
-
-    #[inline]
-    fn tick(&self, pool: &PoolInner) {
-        let n = self.since_sweep.get() + 1;
-        if n >= self.sweep_threshold {
-            self.since_sweep.set(0);
-            self.sweep(pool);
-        } else {
-            self.since_sweep.set(n);
-        }
-    }
-
-    /// Owner only. Gives back each bin's entries beyond what it served since
-    /// the last sweep. Returns the number of entries given back.
-    #[cold]
-    pub(crate) fn sweep(&self, pool: &PoolInner) -> usize {
-        let mut flushed = 0;
-        for (class, bin) in self.bins.iter().enumerate() {
-            let used = bin.hits.get() - bin.hits_at_sweep.get();
-            bin.hits_at_sweep.set(bin.hits.get());
-            let surplus = bin.entries(|entries| {
-                let surplus = entries.len().saturating_sub(used);
-                pool.free_uncounted(
-                    class as ClassIdx,
-                    self.unpark(class as ClassIdx, entries.drain(..surplus)),
-                );
-                surplus
-            });
-            bin.len.sub(surplus);
-            flushed += surplus;
-        }
-        flushed
-    }
-
-    /// Owner only. Gives every entry back; 0 if the trimmer is doing it.
-    pub(crate) fn flush_own(&self, pool: &PoolInner) -> usize {
-        if !self.enter() {
-            return 0;
-        }
-        let n = self.flush_entered(pool);
-        self.leave();
-        n
-    }
-
-    /// The owner's thread is exiting: waits out a trimmer that holds the
-    /// entries (it is flushing them anyway), then gives everything back.
-    pub(crate) fn flush_at_exit(&self, pool: &PoolInner) -> usize {
-        while !self.enter() {
-            crate::sync::yield_now();
-        }
-        let n = self.flush_entered(pool);
-        self.leave();
-        n
-    }
-
-    /// Any thread but the owner: takes the entries if the owner is not using
-    /// them right now and gives them back. `None` if it could not.
-    pub(crate) fn flush_foreign(&self, pool: &PoolInner) -> Option<usize> {
-        if self.claim.swap(true, Acquire) {
-            return None; // another trimmer has it
-        }
-        // After the heavy fence the owner either is visibly BUSY or will see
-        // the claim before it touches the entries again.
-        let n = if barrier::heavy() && self.state.load(Acquire) == IDLE {
-            Some(self.flush_entered(pool))
-        } else {
-            None
-        };
-        self.claim.store(false, Release);
-        n
-    }
-
-    /// Operations so far (hits, misses, releases): unchanged means idle.
-    pub(crate) fn ops(&self) -> u64 {
-        self.bins
-            .iter()
-            .map(|b| (b.hits.get() + b.misses.get() + b.puts.get()) as u64)
-            .sum()
-    }
-
-    /// Entered (owner or claiming trimmer). Gives every entry back.
-    fn flush_entered(&self, pool: &PoolInner) -> usize {
-        let mut flushed = 0;
-        for (class, bin) in self.bins.iter().enumerate() {
-            let n = bin.entries(|entries| {
-                let n = entries.len();
-                pool.free_uncounted(
-                    class as ClassIdx,
-                    self.unpark(class as ClassIdx, entries.drain(..)),
-                );
-                n
-            });
-            bin.len.sub(n);
-            flushed += n;
-        }
-        flushed
-    }
-
-    /// Counters, readable from any thread.
-    pub(crate) fn totals(&self, pool: &PoolInner) -> CacheTotals {
-        let mut t = CacheTotals::default();
-        for (c, bin) in self.bins.iter().enumerate() {
-            let normal = (c >= pool.classes.small_count()) as usize;
-            t.cached_bytes += bin.len.get() * pool.classes.size(c as ClassIdx);
-            t.hits[normal] += bin.hits.get() as u64;
-            t.misses += bin.misses.get() as u64;
-            t.puts[normal] += bin.puts.get() as u64;
-        }
-        t
     }
 }
 

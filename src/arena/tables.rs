@@ -1,72 +1,32 @@
-//! An arena: a lock, the chunks it owns, and the subpages it has cut.
+//! The tables behind an arena's lock: its chunk table, usage groups and
+//! per-class lists of subpages with free elements.
 //!
 //! ```text
-//!            Arena (one Mutex)
-//!   ┌──────────────┴───────────────────┐
-//!   groups: Empty Q0 Q25 Q50 Q75 Full  avail[class]: subpages with free slots
-//!     │                                  │
-//!   chunk ─ PageRuns ── run ── run ── subpage(class 1 KiB) ─ elements
+//!  chunks[slot] ─▶ ChunkState { header, runs: PageRuns, subpages[page], place, touched, purged }
+//!  avail[class] ─▶ [ SubpageRef{slot, start}, … ]   (the last one is used first)
+//!  free_slots   ─▶ slots of destroyed chunks, reused
 //! ```
 //!
-//! Allocation of a normal class: search the usage groups (fuller first, see
-//! `chunk_list.rs`) for a chunk whose page runs fit, else map a new chunk.
-//! Allocation of a small class: take the last subpage of `avail[class]`,
-//! else cut a new subpage out of a fresh run. Release reverses it; a subpage
-//! that empties returns its run (the last one of its class is kept, so a
-//! steady alloc/free of one size never re-cuts runs), and a chunk that
-//! empties moves to `Empty`, where trimming can find it.
-//!
-//! Lock discipline: all run and subpage tables are touched only under the
-//! arena lock; chunks are destroyed (unmapped, and their pool reference
-//! dropped) only after it is released, because dropping the last pool
-//! reference frees this very arena.
-//!
-//! Counters are atomics written under the lock (single writer at a time)
-//! and read without it by `metrics()`.
+//! Everything here is plain data mutated under the arena lock (`mod.rs`
+//! takes it). Calls `chunk`, `subpage`, `chunk_list`, `bitmap`, `backing`
+//! and, through [`Env`], the budget and the clock.
 
+use super::depot::Depot;
+use super::{Arena, ArenaTrim, Env};
 use crate::backing::Memory;
 use crate::bitmap::Bitmap;
+use crate::budget::Refused;
 use crate::chunk::{page_addr, ChunkHeader, PageRuns};
 use crate::chunk_list::{ChunkGroups, Group, Place, SEARCH_ORDER};
+use crate::clock::Scope;
 use crate::handle::Handle;
-use crate::metrics::ArenaStats;
-use crate::pool::PoolInner;
 use crate::region::Region;
 use crate::size_class::{ClassIdx, Kind};
 use crate::subpage::{Subpage, NOT_AVAIL};
-use crate::sync::atomic::AtomicUsize;
-use crate::sync::Mutex;
 use std::ptr::NonNull;
 
-/// Why an arena could not serve a request.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Refused {
-    /// Reserving `needed` more bytes would take `used` past `max_memory`.
-    OverLimit {
-        /// `used_bytes` the refusal was decided on.
-        used: usize,
-        /// Bytes the request needed to reserve (a chunk, recommitted
-        /// pages, a huge mapping).
-        needed: usize,
-    },
-    /// The system refused a new chunk.
-    OutOfMemory,
-}
-
-/// One arena.
 #[derive(Debug)]
-pub(crate) struct Arena {
-    /// Position in `pool.arenas`.
-    pub(crate) index: u32,
-    /// Threads bound to this arena.
-    pub(crate) threads: AtomicUsize,
-    /// Counters, read lock-free.
-    pub(crate) stats: ArenaStats,
-    state: Mutex<ArenaState>,
-}
-
-#[derive(Debug)]
-struct ArenaState {
+pub(super) struct ArenaState {
     /// Chunk table; `None` slots are reused.
     chunks: Vec<Option<ChunkState>>,
     free_slots: Vec<u32>,
@@ -76,7 +36,15 @@ struct ArenaState {
     /// Retired subpages whose tables are reused by the next ones.
     #[allow(clippy::vec_box)] // boxes move to and from chunk slots without reallocating
     spare_subpages: Vec<Box<Subpage>>,
+    /// Full thread-cache bins handed over whole (see `depot.rs`).
+    pub(super) depot: Depot,
+    /// The chunk a large run was last freed in (its pages are warm).
+    last_freed: Option<u32>,
 }
+
+/// Runs of at least this many pages (an eighth of a 4 MiB chunk in 8 KiB
+/// pages) go back where the last one was freed, if they fit there.
+const LARGE_RUN_PAGES: u32 = 64;
 
 /// Retired subpages an arena keeps for reuse.
 const SPARE_SUBPAGES: usize = 64;
@@ -104,141 +72,32 @@ struct ChunkState {
     purged_pages: u32,
 }
 
-/// Which chunks a trim pass may touch.
-#[derive(Debug, Clone, Copy)]
-pub(crate) enum Scope {
-    /// Every chunk (`Pool::trim`, the cap).
-    All,
-    /// Chunks untouched since this epoch or earlier (the decay policy).
-    IdleSince(u64),
-}
-
-impl Scope {
-    /// Whether something last used in epoch `touched` is in scope.
-    pub(crate) fn covers(self, touched: u64) -> bool {
-        match self {
-            Scope::All => true,
-            Scope::IdleSince(epoch) => touched <= epoch,
-        }
-    }
-}
-
-/// What an arena trim pass gave back.
-#[derive(Debug, Default)]
-pub(crate) struct ArenaTrim {
-    /// Chunks removed, with their committed bytes, for the caller to destroy
-    /// (after the lock is released).
-    pub(crate) chunks: Vec<(NonNull<ChunkHeader>, usize)>,
-    /// Bytes purged from free runs of chunks that stay.
-    pub(crate) purged_bytes: usize,
-}
-
 // SAFETY: the header pointer is an owned allocation whose shared parts are
 // `Sync` (memory block, atomics, an `Arc`); the rest is plain data.
 unsafe impl Send for ChunkState {}
 
-impl Arena {
-    pub(crate) fn new(index: u32, small_classes: usize) -> Arena {
-        Arena {
-            index,
-            threads: AtomicUsize::new(0),
-            stats: ArenaStats::default(),
-            state: Mutex::new(ArenaState {
-                chunks: Vec::new(),
-                free_slots: Vec::new(),
-                groups: ChunkGroups::default(),
-                avail: (0..small_classes).map(|_| Vec::new()).collect(),
-                spare_subpages: Vec::new(),
-            }),
+impl ArenaState {
+    pub(super) fn new(small_classes: usize) -> ArenaState {
+        ArenaState {
+            chunks: Vec::new(),
+            free_slots: Vec::new(),
+            groups: ChunkGroups::default(),
+            avail: (0..small_classes).map(|_| Vec::new()).collect(),
+            spare_subpages: Vec::new(),
+            depot: Depot::default(),
+            last_freed: None,
         }
     }
 
-    /// Takes the lock; a thread that finds it held notes the contention
-    /// (thread-locally: it is that thread's signal to move, see
-    /// `PoolInner::spread`).
-    #[inline]
-    fn lock(&self) -> crate::sync::MutexGuard<'_, ArenaState> {
-        match self.state.try_lock() {
-            Some(guard) => guard,
-            None => {
-                crate::local::note_contention();
-                self.state.lock()
-            }
-        }
-    }
-
-    /// Allocates one region of class `class` (counted as an allocation).
-    pub(crate) fn allocate(&self, pool: &PoolInner, class: ClassIdx) -> Result<Region, Refused> {
-        let mut st = self.lock();
-        let region = st.allocate(self, pool, class)?;
-        self.stats.allocated(pool, class, true);
-        Ok(region)
-    }
-
-    /// Like [`allocate`](Self::allocate), and under the same lock parks up
-    /// to `extra` more regions of `class` in `bin` (a thread cache refill;
-    /// those are not counted as allocations, and a failure among them only
-    /// ends the refill).
-    pub(crate) fn allocate_fill(
-        &self,
-        pool: &PoolInner,
-        class: ClassIdx,
-        extra: usize,
-        bin: &mut Vec<Region>,
-    ) -> Result<Region, Refused> {
-        let mut st = self.lock();
-        let region = st.allocate(self, pool, class)?;
-        self.stats.allocated(pool, class, true);
-        for _ in 0..extra.min(bin.capacity() - bin.len()) {
-            match st.allocate(self, pool, class) {
-                Ok(r) => {
-                    self.stats.allocated(pool, class, false);
-                    bin.push(r);
-                }
-                Err(_) => break,
-            }
-        }
-        Ok(region)
-    }
-
-    /// Takes back a region of class `class` of this arena; `count` says
-    /// whether it is a deallocation by a user (not a thread-cache flush).
-    /// Returns a chunk that became empty and must be destroyed (with
-    /// [`destroy_chunk`]) by the caller, after this call and without
-    /// touching the pool afterwards.
-    pub(crate) fn free(
-        &self,
-        pool: &PoolInner,
-        region: Region,
-        class: ClassIdx,
-        count: bool,
-    ) -> Option<(NonNull<ChunkHeader>, usize)> {
-        let mut st = self.lock();
-        st.free(self, pool, region, class, count)
-    }
-
-    /// Takes back the leading regions of `regions` (all of class `class`)
-    /// that belong to this arena, under one lock (uncounted: thread-cache
-    /// flushes). Destroyable chunks are pushed to `doomed`.
-    pub(crate) fn free_run_of<I: Iterator<Item = Region>>(
-        &self,
-        pool: &PoolInner,
-        class: ClassIdx,
-        regions: &mut std::iter::Peekable<I>,
-        doomed: &mut Vec<(NonNull<ChunkHeader>, usize)>,
-    ) {
-        let mut st = self.lock();
-        while let Some(region) = regions.next_if(|r| r.header().arena == self.index) {
-            doomed.extend(st.free(self, pool, region, class, false));
-        }
-    }
-
-    /// Gives back what `scope` covers: empty chunks are removed (the caller
-    /// destroys them after this returns), and free page runs of mmap-backed
-    /// chunks that stay are purged.
-    pub(crate) fn trim(&self, pool: &PoolInner, scope: Scope) -> ArenaTrim {
-        let mut st = self.lock();
+    pub(super) fn trim(&mut self, arena: &Arena, env: &Env, scope: Scope) -> ArenaTrim {
+        let st = self;
         let mut out = ArenaTrim::default();
+        // Deposited bins first: their regions may empty subpages and chunks.
+        for (class, regions) in st.depot.drain(&arena.stats, env, scope) {
+            for region in regions {
+                out.chunks.extend(st.free(arena, env, region, class, false));
+            }
+        }
         // An empty subpage (kept as its class's last) pins its chunk; let go
         // of such subpages first, in chunks the scope covers.
         for class in 0..st.avail.len() {
@@ -258,7 +117,7 @@ impl Arena {
         let empty: Vec<u32> = st.groups.list(Group::Empty).to_vec();
         for slot in empty {
             if scope.covers(st.chunk(slot).touched) {
-                out.chunks.push(st.remove_chunk(self, pool, slot));
+                out.chunks.push(st.remove_chunk(arena, env, slot));
             }
         }
         for slot in 0..st.chunks.len() as u32 {
@@ -266,77 +125,71 @@ impl Arena {
                 continue;
             };
             if scope.covers(chunk.touched) && chunk.runs.free_pages() > chunk.purged_pages {
-                out.purged_bytes += st.purge_free_runs(self, pool, slot);
+                out.purged_bytes += st.purge_free_runs(arena, env, slot);
             }
         }
         if out.purged_bytes > 0 {
-            pool.unreserve(out.purged_bytes);
+            env.budget.unreserve(out.purged_bytes);
         }
         out
     }
 
-    /// Number of chunks held.
-    pub(crate) fn chunk_count(&self) -> usize {
-        self.stats.chunks.get()
-    }
-
     /// Checks every chunk's and subpage's invariants.
     #[cfg(any(test, feature = "debug-checks"))]
-    pub(crate) fn validate(&self) {
-        let st = self.state.lock();
-        for chunk in st.chunks.iter().flatten() {
+    pub(super) fn validate(&self) {
+        for chunk in self.chunks.iter().flatten() {
             chunk.runs.validate();
             for sub in chunk.subpages.iter().flatten() {
                 sub.validate();
             }
         }
-        assert_eq!(st.groups.len(), st.chunks.iter().flatten().count());
+        assert_eq!(self.groups.len(), self.chunks.iter().flatten().count());
     }
-}
 
-impl ArenaState {
-    fn allocate(
+    pub(super) fn allocate(
         &mut self,
         arena: &Arena,
-        pool: &PoolInner,
+        env: &Env,
         class: ClassIdx,
     ) -> Result<Region, Refused> {
-        if pool.classes.kind(class) == Kind::Small {
-            return self.allocate_small(arena, pool, class);
+        if env.classes.kind(class) == Kind::Small {
+            return self.allocate_small(arena, env, class);
         }
-        let pages = pool.classes.run_pages(class);
-        let (slot, start) = self.allocate_run(arena, pool, pages)?;
+        let pages = env.classes.run_pages(class);
+        let (slot, start) = self.allocate_run(arena, env, pages)?;
         let header = self.chunk(slot).header;
         // SAFETY: headers of live chunks are valid (owned by the table).
-        let base = unsafe { header.as_ref() }.base;
+        let hdr = unsafe { header.as_ref() };
+        hdr.map_run(start, pages);
+        let base = hdr.base;
         Ok(Region {
-            ptr: page_addr(base, start, pool.classes.page_size()),
+            ptr: page_addr(base, start, env.classes.page_size()),
             chunk: header,
         })
     }
 
-    fn free(
+    pub(super) fn free(
         &mut self,
         arena: &Arena,
-        pool: &PoolInner,
+        env: &Env,
         region: Region,
         class: ClassIdx,
         count: bool,
     ) -> Option<(NonNull<ChunkHeader>, usize)> {
-        arena.stats.freed(pool, class, count);
+        arena.stats.freed(env, class, count);
         let header = region.header();
-        let handle = header.handle_of(region.ptr, class, &pool.classes);
+        let handle = header.handle_of(region.ptr, class, &env.classes);
         let slot = header.slot;
         // A user's release is use; a cache flush (uncounted) only returns
         // what was already idle, and must not make its chunk look busy for
         // another period.
         if count {
-            self.touch(pool, slot);
+            self.touch(env, slot);
         }
         if handle.is_subpage() {
-            self.free_element(arena, pool, slot, handle)
+            self.free_element(arena, env, slot, handle)
         } else {
-            self.free_run(arena, pool, slot, handle.run_start(), handle.run_pages())
+            self.free_run(arena, env, slot, handle.run_start(), handle.run_pages())
         }
     }
 
@@ -361,15 +214,15 @@ impl ArenaState {
     fn allocate_small(
         &mut self,
         arena: &Arena,
-        pool: &PoolInner,
+        env: &Env,
         class: ClassIdx,
     ) -> Result<Region, Refused> {
         let sref = match self.avail[class as usize].last() {
             Some(&sref) => sref,
             None => {
-                let (pages, elems) = pool.classes.subpage_run(class);
-                let (slot, start) = self.allocate_run(arena, pool, pages)?;
-                let size = pool.classes.size(class);
+                let (pages, elems) = env.classes.subpage_run(class);
+                let (slot, start) = self.allocate_run(arena, env, pages)?;
+                let size = env.classes.size(class);
                 let sub = match self.spare_subpages.iter().position(|s| s.fits(elems)) {
                     Some(i) => {
                         let mut sub = self.spare_subpages.swap_remove(i);
@@ -390,7 +243,7 @@ impl ArenaState {
                 sref
             }
         };
-        self.touch(pool, sref.slot);
+        self.touch(env, sref.slot);
         let header = self.chunk(sref.slot).header;
         let sub = self.subpage(sref);
         let elem = sub.allocate().expect("listed subpages have a free element");
@@ -400,7 +253,7 @@ impl ArenaState {
         }
         // SAFETY: headers of live chunks are valid (owned by the table).
         let base = unsafe { header.as_ref() }.base;
-        let run = page_addr(base, sref.start, pool.classes.page_size());
+        let run = page_addr(base, sref.start, env.classes.page_size());
         Ok(Region {
             // SAFETY: `elem < elems`, so `offset + size <= run length`, and the
             // run lies inside the chunk.
@@ -413,20 +266,29 @@ impl ArenaState {
     fn allocate_run(
         &mut self,
         arena: &Arena,
-        pool: &PoolInner,
+        env: &Env,
         pages: u32,
     ) -> Result<(u32, u32), Refused> {
-        let found = SEARCH_ORDER.iter().find_map(|&group| {
-            (0..self.groups.list(group).len()).find_map(|i| {
-                let slot = self.groups.list(group)[i];
-                let start = self.chunk_mut(slot).runs.allocate(pages)?;
-                Some((slot, start))
+        // A large run goes where the last large run was freed, if it fits:
+        // memory just written is warm in the caches and the TLB.
+        let warm = (pages >= LARGE_RUN_PAGES)
+            .then_some(self.last_freed)
+            .flatten()
+            .filter(|&slot| self.chunks[slot as usize].is_some())
+            .and_then(|slot| Some((slot, self.chunk_mut(slot).runs.allocate(pages)?)));
+        let found = warm.or_else(|| {
+            SEARCH_ORDER.iter().find_map(|&group| {
+                (0..self.groups.list(group).len()).find_map(|i| {
+                    let slot = self.groups.list(group)[i];
+                    let start = self.chunk_mut(slot).runs.allocate(pages)?;
+                    Some((slot, start))
+                })
             })
         });
         let (slot, start) = match found {
             Some(found) => found,
             None => {
-                let slot = self.add_chunk(arena, pool)?;
+                let slot = self.add_chunk(arena, env)?;
                 let start = self
                     .chunk_mut(slot)
                     .runs
@@ -435,12 +297,12 @@ impl ArenaState {
                 (slot, start)
             }
         };
-        if let Err(refused) = self.recommit(arena, pool, slot, start, pages) {
+        if let Err(refused) = self.recommit(arena, env, slot, start, pages) {
             self.chunk_mut(slot).runs.free(start, pages);
             return Err(refused);
         }
         self.regroup(slot);
-        self.touch(pool, slot);
+        self.touch(env, slot);
         Ok((slot, start))
     }
 
@@ -450,7 +312,7 @@ impl ArenaState {
     fn recommit(
         &mut self,
         arena: &Arena,
-        pool: &PoolInner,
+        env: &Env,
         slot: u32,
         start: u32,
         pages: u32,
@@ -464,10 +326,10 @@ impl ArenaState {
         if count == 0 {
             return Ok(());
         }
-        let bytes = count * pool.classes.page_size();
-        pool.reserve(bytes)?;
+        let bytes = count * env.classes.page_size();
+        env.budget.reserve(bytes)?;
         // The kernel faults the pages in on first write, after this.
-        pool.holds_memory(bytes);
+        env.budget.holds_memory(bytes);
         let chunk = self.chunk_mut(slot);
         range.for_each(|p| chunk.purged.clear(p));
         chunk.purged_pages -= count as u32;
@@ -478,8 +340,8 @@ impl ArenaState {
     /// Purges the not-yet-purged pages of every free run of chunk `slot`
     /// (mmap backing only); returns the bytes given back. The caller
     /// unreserves them from the pool.
-    fn purge_free_runs(&mut self, arena: &Arena, pool: &PoolInner, slot: u32) -> usize {
-        let page = pool.classes.page_size();
+    fn purge_free_runs(&mut self, arena: &Arena, env: &Env, slot: u32) -> usize {
+        let page = env.classes.page_size();
         let chunk = self.chunk_mut(slot);
         // SAFETY: headers of live chunks are valid (owned by the table).
         let header = unsafe { chunk.header.as_ref() };
@@ -498,7 +360,7 @@ impl ArenaState {
                 let bytes = (p - from) as usize * page;
                 let advised = header
                     .memory
-                    .purge(from as usize * page, bytes, pool.config.os_page);
+                    .purge(from as usize * page, bytes, env.os_page);
                 if let Some((offset, len)) = advised {
                     // Only pool pages wholly inside the advised range are
                     // zeroed (all of them: a built pool's page is a multiple
@@ -512,24 +374,23 @@ impl ArenaState {
             }
         }
         arena.stats.used_bytes.sub(purged);
-        pool.released_memory(purged);
+        env.budget.released_memory(purged);
         purged
     }
 
-    fn touch(&mut self, pool: &PoolInner, slot: u32) {
-        self.chunk_mut(slot).touched = pool.epoch();
+    fn touch(&mut self, env: &Env, slot: u32) {
+        self.chunk_mut(slot).touched = env.clock.epoch();
     }
 
-    fn add_chunk(&mut self, arena: &Arena, pool: &PoolInner) -> Result<u32, Refused> {
-        let size = pool.classes.chunk_size();
-        pool.reserve(size)?;
-        let Some(memory) = Memory::allocate(pool.config.backing, size, pool.classes.page_size())
-        else {
-            pool.unreserve(size);
+    fn add_chunk(&mut self, arena: &Arena, env: &Env) -> Result<u32, Refused> {
+        let size = env.classes.chunk_size();
+        env.budget.reserve(size)?;
+        let Some(memory) = Memory::allocate(env.backing, size, env.classes.page_size()) else {
+            env.budget.unreserve(size);
             return Err(Refused::OutOfMemory);
         };
-        pool.holds_memory(size);
-        let pages = (size / pool.classes.page_size()) as u32;
+        env.budget.holds_memory(size);
+        let pages = (size / env.classes.page_size()) as u32;
         let slot = match self.free_slots.pop() {
             Some(slot) => slot,
             None => {
@@ -540,14 +401,14 @@ impl ArenaState {
         // Free pooled memory is unaddressable for ASan until handed out.
         #[cfg(feature = "asan")]
         crate::asan::poison(memory.as_ptr().as_ptr(), memory.len());
-        let page_shift = pool.classes.page_size().trailing_zeros();
+        let page_shift = env.classes.page_size().trailing_zeros();
         let header = Box::new(ChunkHeader::new(
             memory,
             pages,
             page_shift,
             arena.index,
             slot,
-            pool.strong(),
+            env.owner(),
         ));
         let place = self.groups.insert(slot, Group::Empty);
         self.chunks[slot as usize] = Some(ChunkState {
@@ -555,7 +416,7 @@ impl ArenaState {
             runs: PageRuns::new(pages),
             subpages: (0..pages).map(|_| None).collect(),
             place,
-            touched: pool.epoch(),
+            touched: env.clock.epoch(),
             purged: Bitmap::new(pages as usize),
             purged_pages: 0,
         });
@@ -567,7 +428,7 @@ impl ArenaState {
     fn remove_chunk(
         &mut self,
         arena: &Arena,
-        pool: &PoolInner,
+        env: &Env,
         slot: u32,
     ) -> (NonNull<ChunkHeader>, usize) {
         let chunk = self.chunks[slot as usize].take().expect("live chunk slot");
@@ -577,7 +438,7 @@ impl ArenaState {
         }
         self.free_slots.push(slot);
         let committed =
-            pool.classes.chunk_size() - chunk.purged_pages as usize * pool.classes.page_size();
+            env.classes.chunk_size() - chunk.purged_pages as usize * env.classes.page_size();
         arena.stats.chunk_removed(committed);
         (chunk.header, committed)
     }
@@ -626,7 +487,7 @@ impl ArenaState {
     fn free_element(
         &mut self,
         arena: &Arena,
-        pool: &PoolInner,
+        env: &Env,
         slot: u32,
         handle: Handle,
     ) -> Option<(NonNull<ChunkHeader>, usize)> {
@@ -642,10 +503,10 @@ impl ArenaState {
         }
         // Keep the last subpage of a class even when empty: a steady
         // alloc/free of one size must not cut and return a run every time.
-        if empty && (self.avail[class].len() > 1 || pool.is_closed()) {
+        if empty && (self.avail[class].len() > 1 || env.is_closed()) {
             self.unlist_subpage(sref);
             self.retire_subpage(sref);
-            return self.free_run(arena, pool, slot, handle.run_start(), handle.run_pages());
+            return self.free_run(arena, env, slot, handle.run_start(), handle.run_pages());
         }
         None
     }
@@ -653,70 +514,21 @@ impl ArenaState {
     fn free_run(
         &mut self,
         arena: &Arena,
-        pool: &PoolInner,
+        env: &Env,
         slot: u32,
         start: u32,
         pages: u32,
     ) -> Option<(NonNull<ChunkHeader>, usize)> {
         self.chunk_mut(slot).runs.free(start, pages);
+        if pages >= LARGE_RUN_PAGES {
+            self.last_freed = Some(slot);
+        }
         self.regroup(slot);
         // After the last `Pool` handle is gone nothing will reuse an empty
         // chunk: give it back at once.
-        if pool.is_closed() && self.chunk(slot).place.group == Group::Empty {
-            return Some(self.remove_chunk(arena, pool, slot));
+        if env.is_closed() && self.chunk(slot).place.group == Group::Empty {
+            return Some(self.remove_chunk(arena, env, slot));
         }
         None
-    }
-}
-
-/// Frees a chunk removed from its arena: unmaps its memory, releases its
-/// `committed` bytes of `used_bytes` and its pool reference.
-///
-/// # Safety
-/// `header` came from `Arena::free` or `Arena::trim` (with `committed`)
-/// and is destroyed once; no region of it is outstanding. The caller must
-/// not use any reference derived from the chunk's pool afterwards (this may
-/// free it).
-pub(crate) unsafe fn destroy_chunk(header: NonNull<ChunkHeader>, committed: usize) {
-    // SAFETY: per the contract, the header is owned by us now (it was leaked
-    // from a `Box` in `add_chunk` and unlinked from the table).
-    let header = unsafe { Box::from_raw(header.as_ptr()) };
-    #[cfg(feature = "asan")]
-    crate::asan::unpoison(header.base.as_ptr(), header.memory.len());
-    let ChunkHeader { memory, pool, .. } = *header;
-    // Unmap first, then give the bytes back to the cap: `max_memory` is a
-    // promise about memory the process holds, so no other thread may map a
-    // new chunk in its place while this one still exists. The pool goes
-    // last (this may free it).
-    drop(memory);
-    pool.released_memory(committed);
-    pool.unreserve(committed);
-    drop(pool);
-}
-
-/// Counter helpers used above.
-impl ArenaStats {
-    fn allocated(&self, pool: &PoolInner, class: ClassIdx, count: bool) {
-        self.active_bytes.add(pool.classes.size(class));
-        if count {
-            self.allocations[(pool.classes.kind(class) == Kind::Normal) as usize].add(1);
-        }
-    }
-
-    fn freed(&self, pool: &PoolInner, class: ClassIdx, count: bool) {
-        self.active_bytes.sub(pool.classes.size(class));
-        if count {
-            self.deallocations[(pool.classes.kind(class) == Kind::Normal) as usize].add(1);
-        }
-    }
-
-    fn chunk_added(&self, size: usize) {
-        self.chunks.add(1);
-        self.used_bytes.add(size);
-    }
-
-    fn chunk_removed(&self, size: usize) {
-        self.chunks.sub(1);
-        self.used_bytes.sub(size);
     }
 }

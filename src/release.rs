@@ -1,0 +1,175 @@
+//! The release path: a region goes back where it came from.
+//!
+//! ```text
+//!  buffer drop ─▶ region ─▶ chunk header ─▶ Heap::of ─┬─ thread cache bin has room: park (no lock)
+//!                                                      ├─ bin full: flush half to the arenas, park
+//!                                                      ├─ closed pool: straight to the arena
+//!                                                      └─ huge: recycle the mapping, or unmap it
+//! ```
+//!
+//! Lifetime: returning a region can empty its chunk; in a closed pool the
+//! chunk is then destroyed, which drops a reference to the heap — maybe
+//! the last. So no `&Heap` may be live when that happens: the arena path
+//! ends its borrow before destroying (`release_to_arena`), and the cache's
+//! slow path, whose methods borrow the heap throughout, holds a reference
+//! of its own across the call (`release_through_cache`).
+//!
+//! Owns no state. Calls `local` (this thread's cache), the heap's arenas,
+//! thread caches and huge mappings. Called by the buffers.
+
+use crate::arena::destroy_chunk;
+use crate::chunk::ChunkHeader;
+use crate::heap::Heap;
+use crate::huge::destroy_huge;
+use crate::local;
+use crate::region::Region;
+use crate::size_class::{ClassIdx, HUGE_CLASS};
+
+/// Gives a region of class `class` back to where it came from: the
+/// releasing thread's cache if it takes it (the fast path), else its arena,
+/// or the OS for a huge one.
+///
+/// See the module header for why no `&Heap` is live when a chunk goes.
+///
+/// # Safety
+/// `region` is outstanding (handed out by the allocation path with
+/// `class`, not yet released) and no pointer into its bytes is used
+/// afterwards.
+#[inline]
+pub(crate) unsafe fn release(region: Region, class: ClassIdx) {
+    #[cfg(feature = "debug-checks")]
+    {
+        let heap = Heap::of(region.header());
+        heap.tracker.released(&region, class);
+        let cap = if class == HUGE_CLASS {
+            region.header().memory.len()
+        } else {
+            heap.classes().size(class)
+        };
+        crate::debug::poison(&region, cap);
+    }
+    #[cfg(feature = "asan")]
+    {
+        let header = region.header();
+        let cap = if class == HUGE_CLASS {
+            header.memory.len()
+        } else {
+            Heap::of(header).classes().size(class)
+        };
+        crate::asan::poison(region.ptr.as_ptr(), cap);
+    }
+    if class != HUGE_CLASS {
+        // SAFETY: the header outlives every outstanding region of its chunk;
+        // detached from `region` so the region can move below. Not used
+        // once the region is handed on.
+        let heap = Heap::of(unsafe { region.chunk.as_ref() });
+        if let Some(cache) = local::cache(heap) {
+            if cache.takes(class) {
+                // The fast path frees nothing: it only parks the region.
+                match cache.try_push(region, class) {
+                    // Parked: the chunk, and so the heap, stays alive.
+                    Ok(()) => heap.env().budget.waiters.nudge(),
+                    // SAFETY: forwarded contract.
+                    Err(region) => unsafe { release_through_cache(region, class) },
+                }
+                return;
+            }
+            if cache.is_closed() {
+                // SAFETY: forwarded contract.
+                unsafe { release_closed(region, class) };
+                return;
+            }
+        }
+    }
+    // SAFETY: forwarded contract.
+    unsafe { release_to_arena(region, class) }
+}
+
+/// The bin is full (or a trimmer holds the cache): the cache flushes or
+/// frees directly, which may destroy chunks.
+///
+/// # Safety
+/// As [`release`].
+#[cold]
+#[inline(never)]
+unsafe fn release_through_cache(region: Region, class: ClassIdx) {
+    // A reference of our own, so that the heap outlives every borrow of it
+    // in the cache's methods, whatever they destroy.
+    let keep = region.header().owner.clone();
+    let heap = Heap::of_owner(&keep);
+    match local::cache(heap) {
+        Some(cache) => cache.push(&heap.arenas, region, class),
+        // The thread is being torn down: straight to the arena.
+        None => heap.arenas.free_direct(region, class),
+    }
+    heap.env().budget.waiters.nudge();
+    drop(keep); // may free the heap: nothing borrows it any more
+}
+
+/// A release into a closed pool: whatever this thread's cache still holds
+/// (a close can miss a cache in use at that instant) goes back with it, so
+/// that chunks empty and go instead of waiting for the thread to exit.
+///
+/// # Safety
+/// As [`release`].
+#[cold]
+#[inline(never)]
+unsafe fn release_closed(region: Region, class: ClassIdx) {
+    let keep = region.header().owner.clone();
+    let heap = Heap::of_owner(&keep);
+    if let Some(cache) = local::cache(heap) {
+        cache.flush_own(&heap.arenas);
+    }
+    heap.arenas.free_direct(region, class);
+    heap.env().budget.waiters.nudge();
+    drop(keep); // may free the heap: nothing borrows it any more
+}
+
+/// Release without a cache: to the arena, or the OS for a huge region.
+/// The heap is borrowed only inside the blocks below; what must be
+/// destroyed is destroyed after, as the last step (it may free the heap).
+///
+/// # Safety
+/// As [`release`].
+#[inline(never)]
+unsafe fn release_to_arena(region: Region, class: ClassIdx) {
+    if class == HUGE_CLASS {
+        let unkept = {
+            let heap = Heap::of(region.header());
+            let unkept = heap.huge.release(heap.env(), region.chunk);
+            if unkept.is_none() {
+                // Kept for reuse (the mapping keeps the heap alive): a
+                // waiter may take it. An unkept one notifies when unmapped.
+                heap.env().budget.waiters.nudge();
+            }
+            unkept
+        };
+        if let Some(header) = unkept {
+            // SAFETY: released and not cached: ours, destroyed once, and no
+            // reference into it or its heap is alive.
+            unsafe { destroy_huge(header) };
+        }
+        return;
+    }
+    let doomed = {
+        // SAFETY: the header outlives the outstanding region; detached from
+        // `region` so the region can move into `free`.
+        let header: &ChunkHeader = unsafe { region.chunk.as_ref() };
+        let heap = Heap::of(header);
+        let doomed = heap
+            .arenas
+            .get(header.arena)
+            .free(heap.env(), region, class, true);
+        if doomed.is_none() {
+            // The chunk stays (and keeps the heap alive): a waiter may
+            // reuse the region. A destroyed chunk notifies when unmapped.
+            heap.env().budget.waiters.nudge();
+        }
+        doomed
+    };
+    if let Some((chunk, committed)) = doomed {
+        // SAFETY: `free` unlinked it; destroyed once, and no reference into
+        // it or its heap is alive.
+        unsafe { destroy_chunk(chunk, committed) };
+    }
+}
