@@ -18,6 +18,7 @@
 //! trimming, metrics and the buffers. Called by users, the codecs and the
 //! Prometheus collector.
 
+use crate::alloc::Grant;
 use crate::builder::PoolBuilder;
 use crate::error::{alloc_failed, AllocError, ConfigError};
 use crate::heap::Heap;
@@ -148,16 +149,20 @@ impl Pool {
     /// reports all three as an [`AllocError`] instead.
     #[inline(always)]
     pub fn alloc(&self, capacity: usize) -> PooledBytesMut {
-        match self.heap.allocate_cached(capacity) {
-            Some(grant) => PooledBytesMut::new(grant),
+        let grant = match self.heap.allocate_cached(capacity) {
+            Some(grant) => grant,
             None => self.alloc_slow(capacity),
-        }
+        };
+        PooledBytesMut::new(grant)
     }
 
+    // Returns the grant, not the buffer: a buffer returned from here would
+    // be written through a pointer to the caller's buffer, which then lives
+    // on the stack (see `PooledBytesMut::grow_detached`).
     #[inline(never)]
-    fn alloc_slow(&self, capacity: usize) -> PooledBytesMut {
+    fn alloc_slow(&self, capacity: usize) -> Grant {
         match self.heap.allocate_missed(capacity) {
-            Ok(grant) => PooledBytesMut::new(grant),
+            Ok(grant) => grant,
             Err(err) => alloc_failed(err),
         }
     }

@@ -443,8 +443,30 @@ impl PooledBytesMut {
         self.len = len;
     }
 
-    #[cold]
-    fn drop_slow(&mut self) {
+    /// The four words, for the out-of-line paths that take the buffer by
+    /// value (`grow_parts`, `drop_slow`).
+    #[inline(always)]
+    fn parts(&self) -> Parts {
+        (self.ptr, self.len, self.cap, self.tagged)
+    }
+
+    /// A buffer from [`parts`](Self::parts).
+    ///
+    /// # Safety
+    /// `parts` are the words of a buffer that is not otherwise used or
+    /// dropped while the result is: the result is that buffer.
+    #[inline(always)]
+    unsafe fn from_parts((ptr, len, cap, tagged): Parts) -> PooledBytesMut {
+        PooledBytesMut {
+            ptr,
+            len,
+            cap,
+            tagged,
+        }
+    }
+
+    #[inline(always)]
+    fn drop_remaining(&mut self) {
         if self.holds_nothing() {
             if self.bits() & HOME != 0 {
                 // SAFETY: from `Arc::into_raw` in `empty_in`, given back once.
@@ -472,6 +494,19 @@ impl PooledBytesMut {
     }
 }
 
+/// A buffer's words: `ptr`, `len`, `cap`, `tagged`.
+type Parts = (NonNull<u8>, usize, usize, *mut ChunkHeader);
+
+/// Drops a buffer that is shared, moved or empty, given its words.
+#[cold]
+#[inline(never)]
+fn drop_slow(parts: Parts) {
+    // SAFETY: called from `drop` with the words of the buffer being
+    // dropped, which is not used after it.
+    let mut this = ManuallyDrop::new(unsafe { PooledBytesMut::from_parts(parts) });
+    this.drop_remaining();
+}
+
 impl Drop for PooledBytesMut {
     #[inline]
     fn drop(&mut self) {
@@ -484,7 +519,9 @@ impl Drop for PooledBytesMut {
             // moved) is ours alone and unused after this.
             unsafe { release(region, self.class()) };
         } else {
-            self.drop_slow();
+            // By value, so that dropping never takes the buffer's address
+            // (see `grow_detached`): unwinding paths drop it too.
+            drop_slow(self.parts());
         }
     }
 }
