@@ -215,18 +215,22 @@ unsafe impl Send for Entries {}
 
 impl HugeCache {
     /// Takes the smallest mapping of at least `len` bytes that wastes at
-    /// most a quarter of `len`.
+    /// most a quarter of `len`; of equal ones, the last released, whose
+    /// bytes are likeliest still in the CPU's caches.
     fn take(&self, len: usize) -> Option<NonNull<ChunkHeader>> {
         let mut e = self.inner.lock();
         let best = e
             .list
             .iter()
             .enumerate()
+            .rev() // `min_by_key` keeps the first of equals: the newest
             .map(|(i, (h, _))| (i, mapping_len(*h)))
             .filter(|&(_, l)| l >= len && l - len <= len / 4)
             .min_by_key(|&(_, l)| l)?;
         e.bytes -= best.1;
-        Some(e.list.swap_remove(best.0).0)
+        // `remove`, not `swap_remove`: the list stays in release order
+        // (at most `MAX_ENTRIES` long), so the newest is always last.
+        Some(e.list.remove(best.0).0)
     }
 
     /// Keeps a released mapping if there is room (at most `limit` bytes in
@@ -255,7 +259,7 @@ impl HugeCache {
         let mut i = 0;
         while i < e.list.len() {
             if scope.covers(e.list[i].1) {
-                let (h, _) = e.list.swap_remove(i);
+                let (h, _) = e.list.remove(i); // keeps release order
                 e.bytes -= mapping_len(h);
                 out.push(h);
             } else {
