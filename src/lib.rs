@@ -114,7 +114,7 @@ mod pool;
 mod prometheus;
 mod wait;
 
-#[cfg(all(test, tidebuf_loom))]
+#[cfg(test)]
 mod tests;
 
 /// The README's examples, compiled and run as doctests.

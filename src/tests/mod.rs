@@ -1,8 +1,17 @@
-//! Loom models of the crate's races, beside the private code they drive.
-//! Run with `.ci/loom.sh` (`--cfg tidebuf_loom`).
+//! Tests that drive private code from the whole crate: the loom models of
+//! its races (run with `.ci/loom.sh`, `--cfg tidebuf_loom`) and, in
+//! ordinary builds, what needs a private lever (`spread`: a thread's
+//! contention count).
 
+#[cfg(tidebuf_loom)]
 mod loom_arena;
+#[cfg(tidebuf_loom)]
 mod loom_cache;
+#[cfg(tidebuf_loom)]
 mod loom_close;
+#[cfg(tidebuf_loom)]
 mod loom_release;
+#[cfg(tidebuf_loom)]
 mod loom_wait;
+#[cfg(not(tidebuf_loom))]
+mod spread;
