@@ -76,7 +76,14 @@ impl Depot {
         {
             return false;
         }
-        let spare = self.spares.pop().map_or_else(Vec::new, |s| s.0);
+        // Only a spare of this bin's capacity: a bin is full at
+        // `len == capacity`, so a vector from a class with more entries
+        // would lift its bound (a 64 KiB bin holding 256 regions).
+        let spare = self
+            .spares
+            .iter()
+            .position(|s| s.0.capacity() == bin.capacity())
+            .map_or_else(Vec::new, |at| self.spares.swap_remove(at).0);
         let regions = std::mem::replace(bin, spare);
         stats.depot_bytes.add(bytes);
         self.bins.push(Magazine {
@@ -87,8 +94,11 @@ impl Depot {
         true
     }
 
-    /// Hands a deposited bin of `class` to `bin` (which is empty) and one
-    /// region of it to the caller, if the depot has one.
+    /// Hands a deposited bin of `class` to `bin` and one region of it to
+    /// the caller, if the depot has one and `bin` is empty. (A refill can
+    /// find its bin not empty: the owner's pop backed off because a
+    /// trimmer held the cache. Swapping then would turn the bin's regions
+    /// into a spare — and hand them to a bin of another class.)
     pub(super) fn withdraw(
         &mut self,
         stats: &ArenaStats,
@@ -96,7 +106,9 @@ impl Depot {
         class: ClassIdx,
         bin: &mut Vec<Region>,
     ) -> Option<Region> {
-        debug_assert!(bin.is_empty());
+        if !bin.is_empty() {
+            return None;
+        }
         let at = self.bins.iter().rposition(|m| m.class == class)?;
         let mut regions = self.bins.swap_remove(at).regions;
         stats
@@ -104,6 +116,7 @@ impl Depot {
             .sub(regions.len() * env.classes.size(class));
         let region = regions.pop();
         let empty = std::mem::replace(bin, regions);
+        debug_assert!(empty.is_empty(), "a spare holds no region");
         if empty.capacity() > 0 && self.spares.len() < DEPOT_BINS {
             self.spares.push(SpareBin(empty));
         }

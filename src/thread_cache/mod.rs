@@ -36,6 +36,8 @@
 //! refill and release; `flush.rs` — sweeps, flushes and counters.
 
 mod flush;
+#[cfg(all(test, not(tidebuf_loom)))]
+mod tests;
 
 use crate::arena::{take_contention, Arenas};
 use crate::barrier;
