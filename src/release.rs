@@ -12,7 +12,10 @@
 //! the last. So no `&Heap` may be live when that happens: the arena path
 //! ends its borrow before destroying (`release_to_arena`), and the cache's
 //! slow path, whose methods borrow the heap throughout, holds a reference
-//! of its own across the call (`release_through_cache`).
+//! of its own across the call (`release_through_cache`). Nothing reads the
+//! heap after a region is handed over on the other paths either: telling
+//! waiters at the cap is decided before, and then holds its own reference
+//! (`WaitersHint`).
 //!
 //! Owns no state. Calls `local` (this thread's cache), the heap's arenas,
 //! thread caches and huge mappings. Called by the buffers.
@@ -65,10 +68,12 @@ pub(crate) unsafe fn release(region: Region, class: ClassIdx) {
         let heap = Heap::of(unsafe { region.chunk.as_ref() });
         if let Some(cache) = local::cache(heap) {
             if cache.takes(class) {
+                // Read before parking: once parked, a trimmer or a close may
+                // flush the region, free its chunk and the heap with it.
+                let waiters = WaitersHint::before_handover(&region, heap);
                 // The fast path frees nothing: it only parks the region.
                 match cache.try_push(region, class) {
-                    // Parked: the chunk, and so the heap, stays alive.
-                    Ok(()) => heap.env().budget.waiters.nudge(),
+                    Ok(()) => waiters.nudge(),
                     // SAFETY: forwarded contract.
                     Err(region) => unsafe { release_through_cache(region, class) },
                 }
@@ -134,16 +139,17 @@ unsafe fn release_closed(region: Region, class: ClassIdx) {
 #[inline(never)]
 unsafe fn release_to_arena(region: Region, class: ClassIdx) {
     if class == HUGE_CLASS {
-        let unkept = {
+        let (unkept, waiters) = {
             let heap = Heap::of(region.header());
-            let unkept = heap.huge.release(heap.env(), region.chunk);
-            if unkept.is_none() {
-                // Kept for reuse (the mapping keeps the heap alive): a
-                // waiter may take it. An unkept one notifies when unmapped.
-                heap.env().budget.waiters.nudge();
-            }
-            unkept
+            let waiters = WaitersHint::before_handover(&region, heap);
+            (heap.huge.release(heap.env(), region.chunk), waiters)
         };
+        if unkept.is_none() {
+            // Kept for reuse: a waiter may take it. (A close may unmap it at
+            // once and free the heap: `waiters` holds its own reference.)
+            // An unkept one notifies when unmapped.
+            waiters.nudge();
+        }
         if let Some(header) = unkept {
             // SAFETY: released and not cached: ours, destroyed once, and no
             // reference into it or its heap is alive.
@@ -151,25 +157,62 @@ unsafe fn release_to_arena(region: Region, class: ClassIdx) {
         }
         return;
     }
-    let doomed = {
+    let (doomed, waiters) = {
         // SAFETY: the header outlives the outstanding region; detached from
         // `region` so the region can move into `free`.
         let header: &ChunkHeader = unsafe { region.chunk.as_ref() };
         let heap = Heap::of(header);
+        let waiters = WaitersHint::before_handover(&region, heap);
         let doomed = heap
             .arenas
             .get(header.arena)
             .free(heap.env(), region, class, true);
-        if doomed.is_none() {
-            // The chunk stays (and keeps the heap alive): a waiter may
-            // reuse the region. A destroyed chunk notifies when unmapped.
-            heap.env().budget.waiters.nudge();
-        }
-        doomed
+        (doomed, waiters)
     };
+    if doomed.is_none() {
+        // The chunk stays: a waiter may reuse the region. (A close may
+        // destroy it right after `free` and free the heap: `waiters` holds
+        // its own reference.) A destroyed chunk notifies when unmapped.
+        waiters.nudge();
+    }
     if let Some((chunk, committed)) = doomed {
         // SAFETY: `free` unlinked it; destroyed once, and no reference into
         // it or its heap is alive.
         unsafe { destroy_chunk(chunk, committed) };
+    }
+}
+
+/// Whether to tell waiters at the cap that a region came back, decided
+/// before the region is handed over — while it still keeps its chunk, and
+/// so the heap, alive. Once handed over, a trimmer or a close on another
+/// thread may free the chunk and drop the heap's last reference, so the
+/// hint keeps a reference of its own, taken only when someone waits (at
+/// the cap; never on an ordinary release).
+///
+/// A nudge is a hint, not a budget change (a parked or freed region gives
+/// nothing back to `max_memory`), read without a fence like the
+/// `WaitQueue::any` it replaces: a waiter that joins between this check
+/// and the handover is woken by the next change instead.
+struct WaitersHint(Option<crate::sync::Arc<dyn crate::chunk::Owner>>);
+
+impl WaitersHint {
+    #[inline(always)]
+    fn before_handover(region: &Region, heap: &Heap) -> WaitersHint {
+        WaitersHint(
+            heap.env()
+                .budget
+                .waiters
+                .any()
+                .then(|| region.header().owner.clone()),
+        )
+    }
+
+    /// Wakes the head waiter, if there was one; then lets the reference go
+    /// (it may be the heap's last).
+    #[inline(always)]
+    fn nudge(self) {
+        if let Some(owner) = self.0 {
+            Heap::of_owner(&owner).env().budget.waiters.notify();
+        }
     }
 }
