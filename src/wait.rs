@@ -12,7 +12,7 @@
 //! Runtime-agnostic: plain `std::task::Waker`s; a deadline is kept by the
 //! crate's timer thread, not by a runtime. Cancel-safe: a waiter holds no
 //! reservation, and dropping the future takes it out of the queue (waking
-//! the next one if it was the head). A request the cap could never hold —
+//! the next one if it was the head) and its deadline off the timer. A request the cap could never hold —
 //! a huge class larger than `max_memory` itself — fails at once.
 //!
 //! Owns the future. Calls the allocation path, the budget's wait queue,
@@ -39,7 +39,9 @@ pub struct AllocWait<'a> {
     id: Option<u64>,
     /// When it first had to wait.
     since: Option<Instant>,
-    timer_armed: bool,
+    /// The deadline's wake-up, while one is armed (dropped with the
+    /// future, taking its waker with it).
+    timer: Option<crate::timer::Timer>,
     /// The refusal that made it wait (returned on timeout).
     refused: Option<AllocError>,
 }
@@ -52,7 +54,7 @@ impl<'a> AllocWait<'a> {
             deadline: timeout.map(|t| crate::clock::deadline(Instant::now(), t)),
             id: None,
             since: None,
-            timer_armed: false,
+            timer: None,
             refused: None,
         }
     }
@@ -93,8 +95,10 @@ impl<'a> AllocWait<'a> {
         }
     }
 
-    /// Out of the queue; `served` says whether it got its buffer.
+    /// Out of the queue, and off the timer; `served` says whether it got
+    /// its buffer.
     fn leave(&mut self, served: bool) {
+        self.timer = None;
         if let Some(id) = self.id.take() {
             let waited = self.since.map_or(0, |t| t.elapsed().as_nanos() as u64);
             self.heap.env().budget.waiters.leave(id, waited);
@@ -171,9 +175,10 @@ impl Future for AllocWait<'_> {
                 });
                 return Poll::Ready(Err(err));
             }
-            if !this.timer_armed {
-                this.timer_armed = true;
-                crate::timer::wake_at(deadline, cx.waker().clone());
+            // Armed once per waker: a future moved to another task re-arms
+            // (the old entry goes as it is replaced).
+            if !this.timer.as_ref().is_some_and(|t| t.wakes(cx.waker())) {
+                this.timer = crate::timer::wake_at(deadline, cx.waker());
             }
         }
         Poll::Pending

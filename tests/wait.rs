@@ -181,6 +181,45 @@ async fn a_timeout_gives_the_refusal() {
 }
 
 #[test]
+fn a_cancelled_wait_leaves_no_waker_with_the_timer() {
+    // Each wait with a timeout arms the timer thread with its waker; a
+    // dropped future must take it back, not leave it until the deadline.
+    let pool = pool();
+    let _held = pool.alloc(6 * MIB);
+    let (count, w) = waker();
+    for _ in 0..1000 {
+        let mut wait = pool.try_alloc_wait(6 * MIB, Duration::from_secs(3600));
+        assert!(poll(&mut wait, &w).is_pending());
+    } // each dropped: cancelled
+    drop(w);
+    assert_eq!(pool.metrics().waiters, 0);
+    assert_eq!(Arc::strong_count(&count), 1, "no waker kept anywhere");
+}
+
+#[test]
+fn a_wait_polled_with_a_new_waker_is_woken_through_it_at_its_deadline() {
+    // A future that moves to another task is polled with that task's
+    // waker: the deadline must wake the new one, not the first.
+    let pool = pool();
+    let _held = pool.alloc(6 * MIB);
+    let (first, w1) = waker();
+    let (second, w2) = waker();
+    let mut wait = pool.try_alloc_wait(6 * MIB, Duration::from_millis(20));
+    assert!(poll(&mut wait, &w1).is_pending());
+    assert!(poll(&mut wait, &w2).is_pending());
+    drop(w1);
+    assert_eq!(Arc::strong_count(&first), 1, "the first waker was let go");
+    // No memory comes back: only the deadline can wake it. The bound is
+    // liveness (the timer thread may run late on a loaded machine).
+    let start = Instant::now();
+    while second.0.load(SeqCst) == 0 {
+        assert!(start.elapsed() < Duration::from_secs(60), "never woken");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    assert!(matches!(poll(&mut wait, &w2), Poll::Ready(Err(_))));
+}
+
+#[test]
 fn ten_thousand_waiters_are_all_served() {
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
