@@ -17,8 +17,8 @@ import sys
 
 LAYERS = [
     ["sync"],
-    ["asan", "backing", "barrier", "bitmap", "counter", "error", "handle",
-     "limit", "policy", "timer", "trace", "wait_queue"],
+    ["asan", "backing", "barrier", "bitmap", "counter", "error", "fork",
+     "handle", "limit", "policy", "timer", "trace", "wait_queue"],
     ["size_class"],
     ["budget", "clock", "config"],
     ["chunk", "chunk_list", "subpage"],

@@ -18,7 +18,7 @@
 //! type. Used by the arenas, huge mappings, thread caches and trimming.
 
 use crate::policy::TrimPolicy;
-use crate::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
+use crate::sync::atomic::{AtomicU32, AtomicU64, Ordering::Relaxed};
 use crossbeam_utils::CachePadded;
 use std::time::{Duration, Instant};
 
@@ -64,6 +64,9 @@ pub(crate) fn deadline(now: Instant, d: Duration) -> Instant {
         .unwrap_or(now)
 }
 
+/// `Clock::trimmer` when no background trimmer ticks the clock.
+const NO_TRIMMER: u32 = u32::MAX;
+
 /// The decay epoch and the schedule of ticks.
 #[derive(Debug)]
 pub(crate) struct Clock {
@@ -71,8 +74,10 @@ pub(crate) struct Clock {
     epoch: CachePadded<AtomicU64>,
     /// The tick interval, for a decaying policy.
     tick: Option<Duration>,
-    /// Whether the background trimmer ticks this clock.
-    has_trimmer: AtomicBool,
+    /// The fork count (`fork::count`) of the process whose background
+    /// trimmer ticks this clock, or `NO_TRIMMER`. In a child forked since,
+    /// the count differs: that thread did not come along.
+    trimmer: AtomicU32,
     /// Without the trimmer: when (ms after `born`) the next tick is due.
     next_tick_ms: AtomicU64,
     born: Instant,
@@ -86,7 +91,7 @@ impl Clock {
                 TrimPolicy::Decay { idle } => Some(tick_interval(idle)),
                 TrimPolicy::Never => None,
             },
-            has_trimmer: AtomicBool::new(false),
+            trimmer: AtomicU32::new(NO_TRIMMER),
             next_tick_ms: AtomicU64::new(0),
             born: Instant::now(),
         }
@@ -108,9 +113,18 @@ impl Clock {
         self.tick
     }
 
-    /// The background trimmer took over the ticks.
+    /// The background trimmer of this process took over the ticks (or,
+    /// with `false`, none did).
     pub(crate) fn set_trimmer(&self, on: bool) {
-        self.has_trimmer.store(on, Relaxed);
+        let trimmer = if on { crate::fork::count() } else { NO_TRIMMER };
+        self.trimmer.store(trimmer, Relaxed);
+    }
+
+    /// A background trimmer ticked this clock in the process this one was
+    /// forked from, and none does here (see `trim::revive`).
+    pub(crate) fn trimmer_left_behind(&self) -> bool {
+        let trimmer = self.trimmer.load(Relaxed);
+        trimmer != NO_TRIMMER && trimmer != crate::fork::count()
     }
 
     /// Without the background trimmer: whether a tick is due now, claiming
@@ -119,8 +133,8 @@ impl Clock {
         let Some(tick) = self.tick else {
             return false;
         };
-        if self.has_trimmer.load(Relaxed) {
-            return false;
+        if self.trimmer.load(Relaxed) == crate::fork::count() {
+            return false; // this process's trimmer ticks it
         }
         let now = saturating_ms(self.born.elapsed());
         let due = self.next_tick_ms.load(Relaxed);

@@ -74,6 +74,7 @@ mod barrier;
 mod bitmap;
 mod counter;
 mod error;
+mod fork;
 mod handle;
 mod limit;
 mod policy;

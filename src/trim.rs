@@ -73,7 +73,13 @@ impl Heap {
     /// Without the background trimmer, a slow-path allocation runs the
     /// decay step when it is due (at most one thread does it per tick).
     pub(crate) fn decay_on_activity(&self) {
-        if self.env().clock.tick_due() {
+        let clock = &self.env().clock;
+        // A child forked from a process whose trimmer ticked this pool: the
+        // pool came along, the thread did not. Start this process's own.
+        if clock.trimmer_left_behind() && background::revive() {
+            clock.set_trimmer(true);
+        }
+        if clock.tick_due() {
             self.decay_tick();
         }
     }
@@ -165,7 +171,7 @@ impl Cause {
 /// inherited from the parent (they are the child's copies).
 pub(crate) mod background {
     use crate::heap::Heap;
-    use std::sync::{Condvar, Mutex, Weak};
+    use std::sync::{Condvar, Mutex, MutexGuard, Weak};
     use std::time::{Duration, Instant};
 
     struct Entry {
@@ -202,6 +208,7 @@ pub(crate) mod background {
     /// `false` if no thread could be started: the pool then decays on its
     /// own activity instead.
     pub(crate) fn register(pool: Weak<Heap>, tick: Duration) -> bool {
+        crate::fork::watch(lock_for_fork, unlock_after_fork, unlock_after_fork);
         let mut state = STATE.lock().unwrap_or_else(|e| e.into_inner());
         state.pools.push(Entry {
             pool,
@@ -221,6 +228,59 @@ pub(crate) mod background {
         }
         WAKE.notify_one();
         true
+    }
+
+    /// Held by the trimmer while it ticks pools (after the state's lock,
+    /// never while waiting for it).
+    static TICKING: Mutex<()> = Mutex::new(());
+
+    /// The state's lock and `TICKING`, held by the forking thread across a
+    /// `fork()`.
+    type HeldForFork = (MutexGuard<'static, State>, MutexGuard<'static, ()>);
+
+    std::thread_local! {
+        static HELD_FOR_FORK: std::cell::RefCell<Option<HeldForFork>> =
+            const { std::cell::RefCell::new(None) };
+    }
+
+    /// Before a fork: takes the state's lock, then waits out a tick in
+    /// progress, so that the child (whose only thread is this one) never
+    /// inherits either lock held, nor an arena lock the trimmer held.
+    extern "C" fn lock_for_fork() {
+        let state = STATE.lock().unwrap_or_else(|e| e.into_inner());
+        let ticking = TICKING.lock().unwrap_or_else(|e| e.into_inner());
+        HELD_FOR_FORK.with(|held| *held.borrow_mut() = Some((state, ticking)));
+    }
+
+    /// After a fork, in parent and child alike: lets it go.
+    extern "C" fn unlock_after_fork() {
+        let guard = HELD_FOR_FORK.with(|held| held.borrow_mut().take());
+        drop(guard);
+    }
+
+    /// In a child forked from a process whose trimmer ticked registered
+    /// pools: starts this process's trimmer, which ticks the pools whose
+    /// entries came along with the fork. `false` if it cannot now — the
+    /// state's lock is held (maybe by a parent's thread that did not come
+    /// along: never wait for it) or no thread starts; the pool then decays
+    /// on its own activity, and the next activity tries again.
+    pub(crate) fn revive() -> bool {
+        let mut state = match STATE.try_lock() {
+            Ok(state) => state,
+            Err(std::sync::TryLockError::Poisoned(e)) => e.into_inner(),
+            Err(std::sync::TryLockError::WouldBlock) => return false,
+        };
+        if !state.running_here() {
+            let spawned = std::thread::Builder::new()
+                .name("tidebuf-trimmer".into())
+                .spawn(run);
+            state.running = spawned.is_ok();
+            state.pid = std::process::id();
+        }
+        let running = state.running;
+        drop(state);
+        WAKE.notify_one();
+        running
     }
 
     /// Whether the trimmer thread is alive.
@@ -257,10 +317,15 @@ pub(crate) mod background {
                     e.pool.clone()
                 })
                 .collect();
+            // Taken before the state's lock goes, in the same order as
+            // `lock_for_fork`: a fork never happens in the middle of a tick,
+            // so the child inherits no arena lock held by this thread.
+            let ticking = TICKING.lock().unwrap_or_else(|e| e.into_inner());
             drop(state);
             for pool in due.iter().filter_map(Weak::upgrade) {
                 pool.decay_tick();
             }
+            drop(ticking);
             state = STATE.lock().unwrap_or_else(|e| e.into_inner());
         }
     }
