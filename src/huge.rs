@@ -130,7 +130,13 @@ impl Huge {
             .high_water
             .load(Relaxed)
             .max(self.last_peak.load(Relaxed))
-            .clamp(2 * chunk, HUGE_CACHE_CHUNKS * chunk);
+            // Saturating: a 32-bit target with chunks of 256 MiB or more
+            // would otherwise wrap the bound below the floor (and `clamp`
+            // panics on that).
+            .clamp(
+                2usize.saturating_mul(chunk),
+                HUGE_CACHE_CHUNKS.saturating_mul(chunk),
+            );
         self.cache.put(header, env.clock.epoch(), limit).err()
     }
 
