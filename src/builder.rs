@@ -196,8 +196,10 @@ impl PoolBuilder {
     }
 
     /// Caps `used_bytes` at `fraction` of the memory this process may use,
-    /// read once when the pool is built: the cgroup v2 `memory.max`, else
-    /// the cgroup v1 `memory.limit_in_bytes`, else physical RAM. For a pool
+    /// read once when the pool is built: the smallest cgroup v2
+    /// `memory.max` of this process's cgroup and its ancestors (else the
+    /// cgroup v1 `memory.limit_in_bytes` likewise), at most physical RAM.
+    /// For a pool
     /// that sizes itself to its container:
     ///
     /// ```

@@ -2,15 +2,19 @@
 //! takes its fraction of, read once when the pool is built.
 //!
 //! ```text
-//!  cgroup v2   <cgroup dir>/memory.max            "max" = no limit
-//!  cgroup v1   memory/<cgroup dir>/memory.limit_in_bytes   ≥ 2^60 = no limit
-//!  otherwise   /proc/meminfo MemTotal             physical RAM
+//!  cgroup v2   memory.max of the process's cgroup and every ancestor      "max" = no limit
+//!  cgroup v1   memory/…/memory.limit_in_bytes, the cgroup and its ancestors   ≥ 2^60 = none
+//!  and         /proc/meminfo MemTotal                                     physical RAM
+//!  limit = the smallest of them
 //! ```
 //!
-//! The cgroup directory comes from `/proc/self/cgroup`; the cgroup
-//! filesystem root (`/sys/fs/cgroup`) is tried as well, which is where a
-//! container with its own cgroup namespace sees its limit. Every path is
-//! taken relative to a root directory, so tests run against a fake tree.
+//! A cgroup's memory is bounded by every cgroup above it (systemd puts a
+//! `MemoryMax` on a slice, the service below it says "max"), and no
+//! limit means more than the machine has. The cgroup directory comes from
+//! `/proc/self/cgroup`; the walk ends at the cgroup filesystem root
+//! (`/sys/fs/cgroup`), which is where a container with its own cgroup
+//! namespace sees its limit. Every path is taken relative to a root
+//! directory, so tests run against a fake tree.
 //!
 //! Owns nothing: it reads cgroup files and `/proc/meminfo`. Calls nothing.
 //! Called by the builder (`max_memory_fraction`).
@@ -23,9 +27,28 @@ const V1_UNLIMITED: u64 = 1 << 60;
 
 /// The memory limit of this process as seen under `root` (`/` normally).
 pub(crate) fn memory_limit(root: &Path) -> Option<u64> {
-    cgroup_v2(root)
-        .or_else(|| cgroup_v1(root))
-        .or_else(|| physical(root))
+    let cgroup = cgroup_v2(root).or_else(|| cgroup_v1(root));
+    match (cgroup, physical(root)) {
+        (Some(cgroup), Some(physical)) => Some(cgroup.min(physical)),
+        (cgroup, physical) => cgroup.or(physical),
+    }
+}
+
+/// The process's cgroup directory under `base` and each of its ancestors,
+/// `base` included.
+fn cgroup_and_ancestors(base: &Path, own: Option<String>) -> Vec<PathBuf> {
+    let mut dirs = Vec::new();
+    if let Some(own) = own {
+        let mut dir = base.join(own);
+        while dir != base && dir.starts_with(base) {
+            dirs.push(dir.clone());
+            if !dir.pop() {
+                break;
+            }
+        }
+    }
+    dirs.push(base.to_path_buf());
+    dirs
 }
 
 /// This process's cgroup paths from `/proc/self/cgroup`: the v2 entry
@@ -56,20 +79,20 @@ fn read_number(path: PathBuf) -> Option<u64> {
 
 fn cgroup_v2(root: &Path) -> Option<u64> {
     let base = root.join("sys/fs/cgroup");
-    let own = own_cgroups(root).0.map(|p| base.join(p));
-    // A limit file that says "max" means no limit here: keep looking.
-    own.into_iter()
-        .chain([base])
-        .find_map(|dir| read_number(dir.join("memory.max")))
+    // A limit file that says "max" (not a number) limits nothing there.
+    cgroup_and_ancestors(&base, own_cgroups(root).0)
+        .into_iter()
+        .filter_map(|dir| read_number(dir.join("memory.max")))
+        .min()
 }
 
 fn cgroup_v1(root: &Path) -> Option<u64> {
     let base = root.join("sys/fs/cgroup/memory");
-    let own = own_cgroups(root).1.map(|p| base.join(p));
-    own.into_iter()
-        .chain([base])
-        .find_map(|dir| read_number(dir.join("memory.limit_in_bytes")))
+    cgroup_and_ancestors(&base, own_cgroups(root).1)
+        .into_iter()
+        .filter_map(|dir| read_number(dir.join("memory.limit_in_bytes")))
         .filter(|&limit| limit < V1_UNLIMITED)
+        .min()
 }
 
 fn physical(root: &Path) -> Option<u64> {
@@ -164,6 +187,105 @@ mod tests {
                 (
                     "sys/fs/cgroup/memory/memory.limit_in_bytes",
                     "9223372036854771712\n",
+                ),
+                MEMINFO,
+            ],
+        );
+        assert_eq!(memory_limit(&root), Some(16384000 * 1024));
+    }
+
+    #[test]
+    fn a_limit_on_an_ancestor_bounds_the_cgroup_below_it() {
+        // systemd: `MemoryMax=1G` on the slice, the service itself "max".
+        let root = tree(
+            "v2parent",
+            &[
+                (
+                    "proc/self/cgroup",
+                    "0::/app.slice/web.service
+",
+                ),
+                (
+                    "sys/fs/cgroup/app.slice/web.service/memory.max",
+                    "max
+",
+                ),
+                (
+                    "sys/fs/cgroup/app.slice/memory.max",
+                    "1073741824
+",
+                ),
+                MEMINFO,
+            ],
+        );
+        assert_eq!(memory_limit(&root), Some(1 << 30));
+        // The smallest of several.
+        let root = tree(
+            "v2nested",
+            &[
+                (
+                    "proc/self/cgroup",
+                    "0::/a/b/c
+",
+                ),
+                (
+                    "sys/fs/cgroup/a/b/c/memory.max",
+                    "3221225472
+",
+                ),
+                (
+                    "sys/fs/cgroup/a/b/memory.max",
+                    "2147483648
+",
+                ),
+                (
+                    "sys/fs/cgroup/a/memory.max",
+                    "8589934592
+",
+                ),
+                MEMINFO,
+            ],
+        );
+        assert_eq!(memory_limit(&root), Some(2 << 30));
+        // cgroup v1 likewise.
+        let root = tree(
+            "v1parent",
+            &[
+                (
+                    "proc/self/cgroup",
+                    "11:memory:/docker/abc
+",
+                ),
+                (
+                    "sys/fs/cgroup/memory/docker/abc/memory.limit_in_bytes",
+                    "9223372036854771712
+",
+                ),
+                (
+                    "sys/fs/cgroup/memory/docker/memory.limit_in_bytes",
+                    "536870912
+",
+                ),
+                MEMINFO,
+            ],
+        );
+        assert_eq!(memory_limit(&root), Some(512 << 20));
+    }
+
+    #[test]
+    fn a_cgroup_limit_above_the_machine_is_the_machine() {
+        let root = tree(
+            "v2big",
+            &[
+                (
+                    "proc/self/cgroup",
+                    "0::/big
+",
+                ),
+                (
+                    "sys/fs/cgroup/big/memory.max",
+                    "1099511627776
+",
                 ),
                 MEMINFO,
             ],
