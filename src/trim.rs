@@ -215,16 +215,9 @@ pub(crate) mod background {
             tick,
             next: crate::clock::deadline(Instant::now(), tick),
         });
-        if !state.running_here() {
-            let spawned = std::thread::Builder::new()
-                .name("tidebuf-trimmer".into())
-                .spawn(run);
-            state.running = spawned.is_ok();
-            state.pid = std::process::id();
-            if !state.running {
-                state.pools.pop();
-                return false;
-            }
+        if !start_here(&mut state) {
+            state.pools.pop();
+            return false;
         }
         WAKE.notify_one();
         true
@@ -270,6 +263,15 @@ pub(crate) mod background {
             Err(std::sync::TryLockError::Poisoned(e)) => e.into_inner(),
             Err(std::sync::TryLockError::WouldBlock) => return false,
         };
+        let running = start_here(&mut state);
+        drop(state);
+        WAKE.notify_one();
+        running
+    }
+
+    /// Starts the trimmer thread unless one runs in this process; whether
+    /// one runs now.
+    fn start_here(state: &mut State) -> bool {
         if !state.running_here() {
             let spawned = std::thread::Builder::new()
                 .name("tidebuf-trimmer".into())
@@ -277,10 +279,7 @@ pub(crate) mod background {
             state.running = spawned.is_ok();
             state.pid = std::process::id();
         }
-        let running = state.running;
-        drop(state);
-        WAKE.notify_one();
-        running
+        state.running
     }
 
     /// Whether the trimmer thread is alive.

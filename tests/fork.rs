@@ -39,21 +39,14 @@ fn burst_then_idle(pool: &Pool, limit: Duration) -> i32 {
     1
 }
 
-#[test]
-fn a_pool_built_after_fork_decays_in_the_child() {
-    let _one = ONE_FORK_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
-    // The parent's trimmer runs (a long tick: it sleeps, not holding its
-    // lock, when the fork happens).
-    let parent_pool = decaying(3_600_000);
-    drop(parent_pool.alloc(100));
+/// Runs `child` in a forked child and returns its exit code.
+fn in_child(child: impl FnOnce() -> i32) -> i32 {
     // SAFETY: the child only allocates, sleeps and exits with `_exit`; the
     // parent waits for it.
     let pid = unsafe { libc::fork() };
     assert!(pid >= 0, "fork failed");
     if pid == 0 {
-        // A generous limit: the 5 ms tick has hundreds of chances in it,
-        // however loaded the machine.
-        let code = burst_then_idle(&decaying(20), Duration::from_secs(30));
+        let code = child();
         // SAFETY: ends the child at once, running no parent-owned destructor.
         unsafe { libc::_exit(code) };
     }
@@ -62,9 +55,21 @@ fn a_pool_built_after_fork_decays_in_the_child() {
     let waited = unsafe { libc::waitpid(pid, &mut status, 0) };
     assert_eq!(waited, pid);
     assert!(libc::WIFEXITED(status), "child status {status}");
+    libc::WEXITSTATUS(status)
+}
+
+#[test]
+fn a_pool_built_after_fork_decays_in_the_child() {
+    let _one = ONE_FORK_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    // The parent's trimmer runs (a long tick: it sleeps, not holding its
+    // lock, when the fork happens).
+    let parent_pool = decaying(3_600_000);
+    drop(parent_pool.alloc(100));
+    // A generous limit: the 5 ms tick has hundreds of chances in it,
+    // however loaded the machine.
+    let code = in_child(|| burst_then_idle(&decaying(20), Duration::from_secs(30)));
     assert_eq!(
-        libc::WEXITSTATUS(status),
-        0,
+        code, 0,
         "1: the child's pool never decayed; 2: it had nothing to decay"
     );
     // The parent's trimmer is unaffected.
@@ -77,22 +82,9 @@ fn a_pool_built_before_fork_decays_in_the_child() {
     let pool = decaying(20);
     // It decays in the parent, by the parent's trimmer.
     assert_eq!(burst_then_idle(&pool, Duration::from_secs(30)), 0, "parent");
-    // SAFETY: as above: the child allocates, sleeps and exits with `_exit`.
-    let pid = unsafe { libc::fork() };
-    assert!(pid >= 0, "fork failed");
-    if pid == 0 {
-        let code = burst_then_idle(&pool, Duration::from_secs(30));
-        // SAFETY: ends the child at once, running no parent-owned destructor.
-        unsafe { libc::_exit(code) };
-    }
-    let mut status = 0;
-    // SAFETY: `pid` is our child; `status` is a valid out-pointer.
-    let waited = unsafe { libc::waitpid(pid, &mut status, 0) };
-    assert_eq!(waited, pid);
-    assert!(libc::WIFEXITED(status), "child status {status}");
+    let code = in_child(|| burst_then_idle(&pool, Duration::from_secs(30)));
     assert_eq!(
-        libc::WEXITSTATUS(status),
-        0,
+        code, 0,
         "1: the inherited pool never decayed in the child; 2: nothing to decay"
     );
 }
