@@ -1,11 +1,10 @@
 #!/usr/bin/env python3
 """Fails on an import that goes against the crate's layers.
 
-Reads every `crate::…` path in `src/**/*.rs` (comments, `#[cfg(test)]`
-test modules at the end of a file, and test modules in a `tests.rs` of
-their own, left out: a test may drive the public API from any layer),
-maps names the crate root re-exports (`pub use crate::pool::Pool;` in
-lib.rs) to the module that defines them, and checks
+Reads every `crate::…` path in `src/**/*.rs` (comments, and `#[cfg(test)]`
+test modules at the end of a file, left out: a test may drive the public
+API from any layer), maps names the crate root re-exports (`pub use
+crate::pool::Pool;` in lib.rs) to the module that defines them, and checks
 1. there is no cycle among the top-level modules, and
 2. every module imports only from layers below its own (LAYERS, lowest
    first; the diagram in docs/design.md shows the same order).
@@ -70,8 +69,8 @@ for d, _, files in os.walk(root):
     if rel[0] == "tests":
         continue  # the loom models drive the whole crate
     for f in files:
-        if not f.endswith(".rs") or f == "tests.rs":
-            continue  # a test module in its own file, like the inline ones
+        if not f.endswith(".rs"):
+            continue
         parts = os.path.relpath(os.path.join(d, f), root).split(os.sep)
         module = parts[0][:-3] if len(parts) == 1 else parts[0]
         if module == "lib":

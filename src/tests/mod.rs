@@ -1,8 +1,10 @@
 //! Tests that drive private code from the whole crate: the loom models of
 //! its races (run with `.ci/loom.sh`, `--cfg tidebuf_loom`) and, in
 //! ordinary builds, what needs a private lever (`spread`: a thread's
-//! contention count).
+//! contention count; `backed_off_refill`: the trimmer's claim).
 
+#[cfg(not(tidebuf_loom))]
+mod backed_off_refill;
 #[cfg(tidebuf_loom)]
 mod loom_arena;
 #[cfg(tidebuf_loom)]

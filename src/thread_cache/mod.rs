@@ -36,8 +36,6 @@
 //! refill and release; `flush.rs` — sweeps, flushes and counters.
 
 mod flush;
-#[cfg(all(test, not(tidebuf_loom)))]
-mod tests;
 
 use crate::arena::{take_contention, Arenas};
 use crate::barrier;
@@ -526,5 +524,27 @@ impl CacheTotals {
         self.misses += o.misses;
         self.puts[0] += o.puts[0];
         self.puts[1] += o.puts[1];
+    }
+}
+
+/// Levers for the crate's tests of the hand-off (`src/tests/`): what a bin
+/// holds, and the trimmer's claim set or cleared by hand.
+#[cfg(all(test, not(tidebuf_loom)))]
+impl ThreadCache {
+    /// Addresses parked in `class`'s bin, and its entry counter.
+    pub(crate) fn parked(&self, class: ClassIdx) -> (Vec<usize>, usize) {
+        let bin = &self.bins[class as usize];
+        let parked = bin.entries(|e| e.iter().map(|r| r.ptr.as_ptr() as usize).collect());
+        (parked, bin.len.get())
+    }
+
+    /// Most entries `class`'s bin keeps.
+    pub(crate) fn bin_max(&self, class: ClassIdx) -> u32 {
+        self.bins[class as usize].max
+    }
+
+    /// Plays the trimmer's side of the hand-off.
+    pub(crate) fn set_claim(&self, claimed: bool) {
+        self.claim.store(claimed, Relaxed);
     }
 }

@@ -4,13 +4,8 @@
 //! one — that turned the bin's regions into a depot spare, which the next
 //! deposit of any class handed on: 1 KiB regions served as 2 KiB buffers.
 
-use super::*;
+use crate::region::Region;
 use crate::{Pool, TrimPolicy};
-
-/// The addresses parked in `class`'s bin.
-fn parked(cache: &ThreadCache, class: ClassIdx) -> Vec<usize> {
-    cache.bins[class as usize].entries(|e| e.iter().map(|r| r.ptr.as_ptr() as usize).collect())
-}
 
 #[test]
 fn a_refill_after_a_backed_off_pop_keeps_its_bin() {
@@ -27,32 +22,32 @@ fn a_refill_after_a_backed_off_pop_keeps_its_bin() {
     );
     let held = pool.alloc(1024); // the refill parks more of the class
     let cache = crate::local::cache(&heap).unwrap();
-    let before = parked(cache, small);
+    let (before, _) = cache.parked(small);
     assert!(!before.is_empty());
     // Another thread's full bin of the class waits in the arena's depot.
-    let mut full: Vec<Region> = (0..cache.bins[small as usize].max)
+    let mut full: Vec<Region> = (0..cache.bin_max(small))
         .map(|_| arenas.get(0).allocate(&arenas.env, small).unwrap())
         .collect();
     assert!(arenas.get(0).deposit(&arenas.env, small, &mut full));
 
     // A trimmer claims the cache; the owner's pop backs off, its bin
     // untouched; the trimmer, finding the owner busy, lets go.
-    cache.claim.store(true, Relaxed);
+    cache.set_claim(true);
     assert!(cache.pop(arenas, small).is_none());
-    cache.claim.store(false, Relaxed);
+    cache.set_claim(false);
     // The owner's slow path refills.
     let refilled = cache.fill(arenas, small).unwrap();
 
-    let after = parked(cache, small);
+    let (after, counted) = cache.parked(small);
     assert!(
         before.iter().all(|p| after.contains(p)),
         "every region parked before the refill is still in its bin"
     );
-    assert_eq!(cache.bins[small as usize].len.get(), after.len());
+    assert_eq!(counted, after.len());
     // Fill and overflow the 2 KiB bin so that it is deposited and takes a
     // spare: it must hold no 1 KiB region, and no 2 KiB buffer may be one.
     drop((0..300).map(|_| pool.alloc(2048)).collect::<Vec<_>>());
-    let large_bin = parked(cache, large);
+    let (large_bin, _) = cache.parked(large);
     assert!(large_bin.iter().all(|p| !before.contains(p)));
     let served: Vec<_> = (0..large_bin.len()).map(|_| pool.alloc(2048)).collect();
     assert!(served
