@@ -13,9 +13,9 @@
 //! ends its borrow before destroying (`release_to_arena`), and the cache's
 //! slow path, whose methods borrow the heap throughout, holds a reference
 //! of its own across the call (`release_through_cache`). Nothing reads the
-//! heap after a region is handed over on the other paths either: telling
-//! waiters at the cap is decided before, and then holds its own reference
-//! (`WaitersHint`).
+//! heap after a region is handed over on the other paths either: whether
+//! to tell waiters at the cap is decided before, and the telling holds its
+//! own reference (`release_and_notify`).
 //!
 //! Owns no state. Calls `local` (this thread's cache), the heap's arenas,
 //! thread caches and huge mappings. Called by the buffers.
@@ -61,6 +61,44 @@ pub(crate) unsafe fn release(region: Region, class: ClassIdx) {
         };
         crate::asan::poison(region.ptr.as_ptr(), cap);
     }
+    // Someone waits at the cap (rare): release the same way, then tell the
+    // waiters. Decided here, while the region still keeps its chunk and so
+    // the heap alive: once it is handed over, a trimmer or a close on
+    // another thread may free the chunk and drop the heap's last reference.
+    // The read is a fence-less hint — the region gives nothing back to
+    // `max_memory` — so a waiter joining just after is woken by the next
+    // change of the budget instead.
+    if Heap::of(region.header()).env().budget.waiters.any() {
+        // SAFETY: forwarded contract.
+        return unsafe { release_and_notify(region, class) };
+    }
+    // SAFETY: forwarded contract.
+    unsafe { release_quietly(region, class) }
+}
+
+/// Someone waits at the cap: the release, then a wake-up, with a heap
+/// reference of our own across both.
+///
+/// # Safety
+/// As [`release`].
+#[cold]
+#[inline(never)]
+unsafe fn release_and_notify(region: Region, class: ClassIdx) {
+    let keep = region.header().owner.clone();
+    // SAFETY: forwarded contract.
+    unsafe { release_quietly(region, class) };
+    Heap::of_owner(&keep).env().budget.waiters.notify();
+    drop(keep); // may free the heap: nothing borrows it any more
+}
+
+/// The release itself: the releasing thread's cache, or the arena, or the
+/// OS for a huge region. Nothing here reads the heap after handing the
+/// region over.
+///
+/// # Safety
+/// As [`release`].
+#[inline(always)]
+unsafe fn release_quietly(region: Region, class: ClassIdx) {
     if class != HUGE_CLASS {
         // SAFETY: the header outlives every outstanding region of its chunk;
         // detached from `region` so the region can move below. Not used
@@ -68,14 +106,10 @@ pub(crate) unsafe fn release(region: Region, class: ClassIdx) {
         let heap = Heap::of(unsafe { region.chunk.as_ref() });
         if let Some(cache) = local::cache(heap) {
             if cache.takes(class) {
-                // Read before parking: once parked, a trimmer or a close may
-                // flush the region, free its chunk and the heap with it.
-                let waiters = WaitersHint::before_handover(&region, heap);
                 // The fast path frees nothing: it only parks the region.
-                match cache.try_push(region, class) {
-                    Ok(()) => waiters.nudge(),
+                if let Err(region) = cache.try_push(region, class) {
                     // SAFETY: forwarded contract.
-                    Err(region) => unsafe { release_through_cache(region, class) },
+                    unsafe { release_through_cache(region, class) };
                 }
                 return;
             }
@@ -107,7 +141,6 @@ unsafe fn release_through_cache(region: Region, class: ClassIdx) {
         // The thread is being torn down: straight to the arena.
         None => heap.arenas.free_direct(region, class),
     }
-    heap.env().budget.waiters.nudge();
     drop(keep); // may free the heap: nothing borrows it any more
 }
 
@@ -126,7 +159,6 @@ unsafe fn release_closed(region: Region, class: ClassIdx) {
         cache.flush_own(&heap.arenas);
     }
     heap.arenas.free_direct(region, class);
-    heap.env().budget.waiters.nudge();
     drop(keep); // may free the heap: nothing borrows it any more
 }
 
@@ -139,17 +171,10 @@ unsafe fn release_closed(region: Region, class: ClassIdx) {
 #[inline(never)]
 unsafe fn release_to_arena(region: Region, class: ClassIdx) {
     if class == HUGE_CLASS {
-        let (unkept, waiters) = {
+        let unkept = {
             let heap = Heap::of(region.header());
-            let waiters = WaitersHint::before_handover(&region, heap);
-            (heap.huge.release(heap.env(), region.chunk), waiters)
+            heap.huge.release(heap.env(), region.chunk)
         };
-        if unkept.is_none() {
-            // Kept for reuse: a waiter may take it. (A close may unmap it at
-            // once and free the heap: `waiters` holds its own reference.)
-            // An unkept one notifies when unmapped.
-            waiters.nudge();
-        }
         if let Some(header) = unkept {
             // SAFETY: released and not cached: ours, destroyed once, and no
             // reference into it or its heap is alive.
@@ -157,62 +182,18 @@ unsafe fn release_to_arena(region: Region, class: ClassIdx) {
         }
         return;
     }
-    let (doomed, waiters) = {
+    let doomed = {
         // SAFETY: the header outlives the outstanding region; detached from
         // `region` so the region can move into `free`.
         let header: &ChunkHeader = unsafe { region.chunk.as_ref() };
         let heap = Heap::of(header);
-        let waiters = WaitersHint::before_handover(&region, heap);
-        let doomed = heap
-            .arenas
+        heap.arenas
             .get(header.arena)
-            .free(heap.env(), region, class, true);
-        (doomed, waiters)
+            .free(heap.env(), region, class, true)
     };
-    if doomed.is_none() {
-        // The chunk stays: a waiter may reuse the region. (A close may
-        // destroy it right after `free` and free the heap: `waiters` holds
-        // its own reference.) A destroyed chunk notifies when unmapped.
-        waiters.nudge();
-    }
     if let Some((chunk, committed)) = doomed {
         // SAFETY: `free` unlinked it; destroyed once, and no reference into
         // it or its heap is alive.
         unsafe { destroy_chunk(chunk, committed) };
-    }
-}
-
-/// Whether to tell waiters at the cap that a region came back, decided
-/// before the region is handed over — while it still keeps its chunk, and
-/// so the heap, alive. Once handed over, a trimmer or a close on another
-/// thread may free the chunk and drop the heap's last reference, so the
-/// hint keeps a reference of its own, taken only when someone waits (at
-/// the cap; never on an ordinary release).
-///
-/// A nudge is a hint, not a budget change (a parked or freed region gives
-/// nothing back to `max_memory`), read without a fence like the
-/// `WaitQueue::any` it replaces: a waiter that joins between this check
-/// and the handover is woken by the next change instead.
-struct WaitersHint(Option<crate::sync::Arc<dyn crate::chunk::Owner>>);
-
-impl WaitersHint {
-    #[inline(always)]
-    fn before_handover(region: &Region, heap: &Heap) -> WaitersHint {
-        WaitersHint(
-            heap.env()
-                .budget
-                .waiters
-                .any()
-                .then(|| region.header().owner.clone()),
-        )
-    }
-
-    /// Wakes the head waiter, if there was one; then lets the reference go
-    /// (it may be the heap's last).
-    #[inline(always)]
-    fn nudge(self) {
-        if let Some(owner) = self.0 {
-            Heap::of_owner(&owner).env().budget.waiters.notify();
-        }
     }
 }

@@ -107,7 +107,8 @@ impl WaitQueue {
 
     /// The budget changed (memory given back): wakes the head, if any.
     /// Takes the lock every time — it is called where memory is unmapped or
-    /// purged, never on a buffer's fast path.
+    /// purged, and by a release only when someone waits (`any`), never on
+    /// a buffer's fast path.
     pub(crate) fn notify(&self) {
         let mut q = self.queue.lock();
         q.generation += 1;
@@ -115,19 +116,6 @@ impl WaitQueue {
         drop(q);
         if let Some(waker) = head {
             waker.wake();
-        }
-    }
-
-    /// A nudge after a release that gave nothing back to the budget (a
-    /// region parked in a cache, or returned to its arena): the head may
-    /// now fit by reusing it. Without the fence — cheap enough for the
-    /// release fast path; the budget's own changes use [`notify`].
-    ///
-    /// [`notify`]: Self::notify
-    #[inline]
-    pub(crate) fn nudge(&self) {
-        if self.any() {
-            self.notify();
         }
     }
 
