@@ -12,8 +12,9 @@
 //! Runtime-agnostic: plain `std::task::Waker`s; a deadline is kept by the
 //! crate's timer thread, not by a runtime. Cancel-safe: a waiter holds no
 //! reservation, and dropping the future takes it out of the queue (waking
-//! the next one if it was the head) and its deadline off the timer. A request the cap could never hold —
-//! a huge class larger than `max_memory` itself — fails at once.
+//! the next one if it was the head) and its deadline off the timer. A
+//! request the cap could never hold — a huge class larger than
+//! `max_memory` itself — fails at once.
 //!
 //! Owns the future. Calls the allocation path, the budget's wait queue,
 //! the timer and the buffers. Called by the `Pool` handle.
