@@ -34,24 +34,18 @@ pub(crate) struct Grant {
 }
 
 impl Heap {
-    /// The fast path alone: a hit in this thread's cache, or `None`.
+    /// The fast path alone: a hit in this thread's cache, or `None`. Makes
+    /// no call (the slow side handles a first use, a due sweep, a foreign
+    /// entry, a miss), so the caller it is inlined into keeps the buffer in
+    /// registers.
     // Always inlined: returned through memory, the buffer's words are read
     // back with wider loads than they were stored with, which cannot be
     // store-forwarded (a measured stall of about 10 ns).
     #[inline(always)]
     pub(crate) fn allocate_cached(&self, size: usize) -> Option<Grant> {
-        let classes = self.classes();
-        let class = classes.class_of(size)?;
-        let cache = local::cache(self)?;
-        if !cache.caches(class) {
-            return None;
-        }
-        let region = cache.pop(&self.arenas, class)?;
-        #[cfg(all(feature = "debug-checks", feature = "asan"))]
-        crate::asan::unpoison(region.ptr.as_ptr(), classes.size(class));
-        #[cfg(feature = "debug-checks")]
-        crate::debug::check(&region, classes.size(class), class);
-        Some(self.hand_out(region, class, classes.size(class)))
+        let class = self.classes().class_of(size)?;
+        let (region, cap) = local::memo(self)?.pop_fast(class)?;
+        Some(self.handed_from_cache(region, class, cap))
     }
 
     /// Allocates at least `size` bytes: the fast path, else the slow one.
@@ -63,15 +57,30 @@ impl Heap {
         }
     }
 
-    /// After `allocate_cached` found nothing: the slow path, with this
-    /// thread's cache if the size has a class (the miss is counted).
+    /// After `allocate_cached` found nothing: this thread's cache (made on
+    /// first use) once more, with what the fast path leaves to it, else the
+    /// slow path proper.
     #[inline(never)]
     pub(crate) fn allocate_missed(&self, size: usize) -> Result<Grant, AllocError> {
-        let cache = self
-            .classes()
-            .class_of(size)
-            .and_then(|_| local::cache(self));
+        let class = self.classes().class_of(size);
+        let cache = class.and_then(|_| local::cache(self));
+        if let (Some(class), Some(cache)) = (class, cache) {
+            if let Some((region, cap)) = cache.pop(&self.arenas, class) {
+                return Ok(self.handed_from_cache(region, class, cap));
+            }
+        }
         self.allocate_slow(size, cache)
+    }
+
+    /// A region from this thread's cache leaves the pool (checked for
+    /// poison with `debug-checks`).
+    #[inline(always)]
+    fn handed_from_cache(&self, region: Region, class: ClassIdx, cap: usize) -> Grant {
+        #[cfg(all(feature = "debug-checks", feature = "asan"))]
+        crate::asan::unpoison(region.ptr.as_ptr(), cap);
+        #[cfg(feature = "debug-checks")]
+        crate::debug::check(&region, cap, class);
+        self.hand_out(region, class, cap)
     }
 
     #[inline(never)]

@@ -88,6 +88,10 @@ pub(crate) struct ChunkHeader {
     /// Keeps arenas and counters alive while any allocation of this chunk is
     /// outstanding, even after the last `Pool` handle is gone.
     pub(crate) owner: Arc<dyn Owner>,
+    /// `owner`'s data address, thin: every release goes from a header to
+    /// its owner, and the fat `Arc` needs its vtable's alignment (two more
+    /// dependent loads) to find the data.
+    pub(crate) owner_data: NonNull<()>,
 }
 
 impl ChunkHeader {
@@ -112,6 +116,7 @@ impl ChunkHeader {
             elem_refs: (0..n)
                 .map(|_| AtomicPtr::new(std::ptr::null_mut()))
                 .collect(),
+            owner_data: NonNull::from(&*owner).cast(),
             owner,
         }
     }

@@ -29,6 +29,11 @@ impl Counter {
     }
 
     #[inline]
+    pub(crate) fn set(&self, n: usize) {
+        self.0.store(n, Relaxed);
+    }
+
+    #[inline]
     pub(crate) fn get(&self) -> usize {
         self.0.load(Relaxed)
     }

@@ -31,6 +31,7 @@ use crate::size_class::SizeClasses;
 use crate::sync::{Arc, Mutex, Weak};
 use crate::thread_cache::{CacheTotals, ThreadCache};
 use std::any::Any;
+use std::ptr::NonNull;
 
 /// Shared state of a pool.
 #[derive(Debug)]
@@ -102,7 +103,11 @@ impl Heap {
     /// The heap a chunk (or huge mapping) belongs to.
     #[inline(always)]
     pub(crate) fn of(header: &ChunkHeader) -> &Heap {
-        Heap::of_owner(&header.owner)
+        debug_assert_eq!(header.owner_data, NonNull::from(&*header.owner).cast());
+        // SAFETY: `owner_data` is the data address of `header.owner` (set
+        // with it in `ChunkHeader::new`, neither changes after), which is a
+        // `Heap` kept alive by that reference; see `of_owner`.
+        unsafe { header.owner_data.cast::<Heap>().as_ref() }
     }
 
     /// The heap behind an owner reference.

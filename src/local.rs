@@ -82,6 +82,17 @@ pub(crate) fn cache(pool: &Heap) -> Option<&ThreadCache> {
     cache_slow(pool, key)
 }
 
+/// This thread's cache for `pool` if it is the one last used (one
+/// compare, no call): the allocation and release fast paths, which leave
+/// every other case to their slow side.
+#[inline(always)]
+pub(crate) fn memo(pool: &Heap) -> Option<&ThreadCache> {
+    let key = pool as *const Heap as usize;
+    let (memo_key, memo) = MEMO.with(Cell::get);
+    // SAFETY: as in `cache`.
+    (memo_key == key).then(|| unsafe { &*memo })
+}
+
 #[cold]
 fn cache_slow(pool: &Heap, key: usize) -> Option<&ThreadCache> {
     let found = LOCALS

@@ -38,7 +38,7 @@ use crate::size_class::{ClassIdx, HUGE_CLASS};
 /// `region` is outstanding (handed out by the allocation path with
 /// `class`, not yet released) and no pointer into its bytes is used
 /// afterwards.
-#[inline]
+#[inline(always)]
 pub(crate) unsafe fn release(region: Region, class: ClassIdx) {
     #[cfg(feature = "debug-checks")]
     {
@@ -99,24 +99,56 @@ unsafe fn release_and_notify(region: Region, class: ClassIdx) {
 /// As [`release`].
 #[inline(always)]
 unsafe fn release_quietly(region: Region, class: ClassIdx) {
+    // A huge region never goes through a cache: not even one is made.
+    let region = match class {
+        HUGE_CLASS => region,
+        _ => {
+            // SAFETY: the header outlives every outstanding region of its
+            // chunk; detached from `region` so the region can move below.
+            // Not used once the region is handed on.
+            let heap = Heap::of(unsafe { region.chunk.as_ref() });
+            // The fast path: this thread's cache, last used for this pool;
+            // a cached class; a region of the cache's arena; an open pool;
+            // room in the bin. It frees nothing (it only parks the region)
+            // and makes no call.
+            match local::memo(heap) {
+                Some(cache) => match cache.try_push_fast(region, class) {
+                    Ok(()) => return,
+                    Err(region) => region,
+                },
+                None => region,
+            }
+        }
+    };
+    // SAFETY: forwarded contract.
+    unsafe { release_missed(region, class) }
+}
+
+/// The fast path declined: this thread's first release into the pool, or
+/// after using another; a region of another arena; a full bin or a
+/// trimmer at work (the cache's slow side); a closed pool; an uncached
+/// class; or a huge region.
+///
+/// # Safety
+/// As [`release`].
+#[inline(never)]
+unsafe fn release_missed(region: Region, class: ClassIdx) {
     if class != HUGE_CLASS {
-        // SAFETY: the header outlives every outstanding region of its chunk;
-        // detached from `region` so the region can move below. Not used
-        // once the region is handed on.
+        // SAFETY: the header outlives every outstanding region of its
+        // chunk; detached from `region` so the region can move below.
         let heap = Heap::of(unsafe { region.chunk.as_ref() });
         if let Some(cache) = local::cache(heap) {
             if cache.takes(class) {
-                // The fast path frees nothing: it only parks the region.
-                if let Err(region) = cache.try_push(region, class) {
-                    // SAFETY: forwarded contract.
-                    unsafe { release_through_cache(region, class) };
-                }
-                return;
+                // Parked if the bin has room; only a flush needs more.
+                let Err(region) = cache.try_park(region, class) else {
+                    return;
+                };
+                // SAFETY: forwarded contract.
+                return unsafe { release_through_cache(region, class) };
             }
             if cache.is_closed() {
                 // SAFETY: forwarded contract.
-                unsafe { release_closed(region, class) };
-                return;
+                return unsafe { release_closed(region, class) };
             }
         }
     }

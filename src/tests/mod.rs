@@ -1,10 +1,13 @@
 //! Tests that drive private code from the whole crate: the loom models of
 //! its races (run with `.ci/loom.sh`, `--cfg tidebuf_loom`) and, in
 //! ordinary builds, what needs a private lever (`spread`: a thread's
-//! contention count; `backed_off_refill`: the trimmer's claim).
+//! contention count; `backed_off_refill`: the trimmer's claim; `foreign`:
+//! which arena a thread allocates from).
 
 #[cfg(not(tidebuf_loom))]
 mod backed_off_refill;
+#[cfg(not(tidebuf_loom))]
+mod foreign;
 #[cfg(tidebuf_loom)]
 mod loom_arena;
 #[cfg(tidebuf_loom)]

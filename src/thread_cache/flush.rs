@@ -11,21 +11,31 @@
 use super::*;
 
 impl ThreadCache {
-    /// Adds the bytes parked here to `by_arena` (indexed by arena).
+    /// Adds the bytes parked here to `by_arena` (indexed by arena): the
+    /// foreign entries as counted, the rest to this cache's arena.
     pub(crate) fn add_parked_by_arena(&self, by_arena: &mut [usize]) {
-        for (total, parked) in by_arena.iter_mut().zip(self.by_arena.iter()) {
-            *total = total.wrapping_add(parked.get());
+        let mut own: usize = self.bins.iter().map(|b| b.len.get() * b.size).sum();
+        for (total, foreign) in by_arena.iter_mut().zip(self.by_arena.iter()) {
+            *total = total.wrapping_add(foreign.get());
+            own = own.wrapping_sub(foreign.get());
+        }
+        // Read while the owner runs, the counts may be a moment apart (and
+        // their difference, for that moment, below zero: then nothing).
+        if let Some(total) = by_arena.get_mut(self.arena() as usize) {
+            if own <= isize::MAX as usize {
+                *total = total.wrapping_add(own);
+            }
         }
     }
 
     #[inline]
     pub(super) fn tick(&self, arenas: &Arenas) {
-        let n = self.since_sweep.get() + 1;
-        if n >= self.sweep_threshold {
-            self.since_sweep.set(0);
+        // A countdown: one decrement and a test on the fast path.
+        let left = self.until_sweep.get().wrapping_sub(1);
+        self.until_sweep.set(left);
+        if left == 0 {
+            self.until_sweep.set(self.sweep_threshold);
             self.sweep(arenas);
-        } else {
-            self.since_sweep.set(n);
         }
     }
 
@@ -45,7 +55,6 @@ impl ThreadCache {
                 );
                 surplus
             });
-            bin.len.sub(surplus);
             flushed += surplus;
         }
         flushed
@@ -109,7 +118,6 @@ impl ThreadCache {
                 );
                 n
             });
-            bin.len.sub(n);
             flushed += n;
         }
         flushed

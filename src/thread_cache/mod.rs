@@ -53,6 +53,7 @@ const IDLE: u32 = 0;
 const BUSY: u32 = 1;
 use crate::sync::UnsafeCell;
 use std::cell::Cell;
+use std::ptr::NonNull;
 
 /// Lock contentions a thread meets, within one window, before it moves.
 const SPREAD_AFTER: u32 = 4;
@@ -70,16 +71,30 @@ const LARGE_BIN_BYTES: usize = 256 << 10;
 /// misses rare for small classes, without parking much of the large ones.
 const FILL_BYTES: usize = 128 << 10;
 
+/// Bit 0 of a parked entry's chunk address (headers are 4096-aligned):
+/// the region belongs to another arena than the cache's, and its bytes are
+/// counted in `by_arena`. Parked entries of the cache's own arena carry no
+/// count at all — their bytes are derived when metrics are read — so the
+/// fast paths never look up a region's arena on the way out.
+const FOREIGN: usize = 1;
+
 /// One size class's stack of free regions.
+///
+/// The entries are `slots[..len]`: the fast paths read and write the slots
+/// through the vector's pointer and keep the one count, `len`, which
+/// `metrics()` reads from any thread. The vector's own length stays 0
+/// except while [`entries`](Bin::entries) lends it to a slow path.
+/// An entry's chunk address may carry [`FOREIGN`]: not a valid `Region`
+/// until [`ThreadCache::unpark_one`] clears it.
 #[derive(Debug)]
 struct Bin {
-    /// Owner-only.
-    entries: UnsafeCell<Vec<Region>>,
+    /// Owner-only. Reserved as exactly `max` on first use.
+    slots: UnsafeCell<Vec<Region>>,
     /// The class's capacity in bytes.
     size: usize,
     /// Most entries kept.
     max: u32,
-    /// Mirror of `entries.len()`, readable by `metrics()`.
+    /// Entries parked: the length of the stack.
     len: Counter,
     /// Allocations served from this bin.
     hits: Counter,
@@ -92,18 +107,78 @@ struct Bin {
 }
 
 impl Bin {
-    /// Runs `f` on the entries. Callers are the owner, or a trimmer holding
-    /// the claim (see `enter` and `flush_foreign`); loom checks that no two
-    /// accesses overlap.
-    #[inline(always)]
+    /// Runs `f` on the entries as a vector (the slow paths). Callers are
+    /// the owner, or a trimmer holding the claim (see `enter` and
+    /// `flush_foreign`); loom checks that no two accesses overlap.
     fn entries<R>(&self, f: impl FnOnce(&mut Vec<Region>) -> R) -> R {
-        self.entries.with_mut(|entries| {
+        self.slots.with_mut(|slots| {
             // SAFETY: exclusive by the hand-off protocol (type-level SAFETY
             // note on `ThreadCache`): only the owner while entered, or the
             // claiming trimmer after finding the owner idle, gets here, and
             // no caller nests a second access.
-            f(unsafe { &mut *entries })
+            let slots = unsafe { &mut *slots };
+            // SAFETY: `slots[..len]` are the initialised entries (`pop` and
+            // `park` keep it so, within the capacity reserved).
+            unsafe { slots.set_len(self.len.get()) };
+            let result = f(slots);
+            self.len.set(slots.len());
+            // SAFETY: shortening; `Region` has no destructor.
+            unsafe { slots.set_len(0) };
+            result
         })
+    }
+
+    /// Takes the top entry, if any (possibly tagged [`FOREIGN`]). Same
+    /// callers as [`entries`](Self::entries).
+    #[inline(always)]
+    fn pop(&self) -> Option<Region> {
+        self.pop_if(|_| true)
+    }
+
+    /// Takes the top entry if there is one and `take` accepts it.
+    #[inline(always)]
+    fn pop_if(&self, take: impl FnOnce(&Region) -> bool) -> Option<Region> {
+        let n = self.len.get().checked_sub(1)?;
+        let top = self.slots.with_mut(|slots| {
+            // SAFETY: exclusive (see `entries`); `n < len`, so slot `n` is
+            // an initialised entry; it is moved out at most once, as the
+            // length drops to `n` right after.
+            unsafe {
+                let slot = (*slots).as_ptr().add(n);
+                // Field by field, as `park` stored them: a 16-byte load of
+                // two 8-byte stores still in the store buffer cannot be
+                // forwarded and stalls; volatile keeps the loads apart.
+                Region {
+                    ptr: std::ptr::addr_of!((*slot).ptr).read_volatile(),
+                    chunk: std::ptr::addr_of!((*slot).chunk).read_volatile(),
+                }
+            }
+        });
+        if !take(&top) {
+            return None; // left in its slot: the length is unchanged
+        }
+        self.len.set(n);
+        Some(top)
+    }
+
+    /// Pushes the entry `make` returns if the bin has room: reserved, and
+    /// not full (the capacity is reserved as exactly `max`); else hands
+    /// `region` back.
+    #[inline(always)]
+    fn push(&self, region: Region, make: impl FnOnce(Region) -> Region) -> Result<(), Region> {
+        let n = self.len.get();
+        self.slots.with_mut(|slots| {
+            // SAFETY: exclusive (see `entries`).
+            let slots = unsafe { &mut *slots };
+            if n >= slots.capacity() {
+                return Err(region);
+            }
+            // SAFETY: `n < capacity`: slot `n` exists and is unused.
+            unsafe { slots.as_mut_ptr().add(n).write(make(region)) };
+            Ok(())
+        })?;
+        self.len.set(n + 1);
+        Ok(())
     }
 }
 
@@ -129,18 +204,19 @@ pub(crate) struct ThreadCache {
     pub(crate) seen_ops: AtomicU64,
     pub(crate) seen_epoch: AtomicU64,
     bins: Box<[Bin]>,
-    /// Bytes parked here, by the arena each region belongs to (a release
-    /// parks regions of any arena): what `metrics()` takes off each arena's
-    /// handed-out bytes, so per-arena active bytes add up to the pool's.
-    /// Written by whoever holds the entries, like `Bin::len`.
+    /// Bytes of [`FOREIGN`] entries parked here, by their arena (a release
+    /// parks regions of any arena). With the rest — the cache's own arena's
+    /// — this is what `metrics()` takes off each arena's handed-out bytes,
+    /// so per-arena active bytes add up to the pool's. Written by whoever
+    /// holds the entries, like `Bin::len`.
     by_arena: Box<[Counter]>,
-    /// Allocations through the cache since the last sweep. Owner-only.
-    since_sweep: Cell<u32>,
+    /// Allocations through the cache left until the next sweep. Owner-only.
+    until_sweep: Cell<u32>,
     sweep_threshold: u32,
 }
 
 // SAFETY: the non-atomic parts are touched by one thread at a time:
-// `hits_at_sweep` and `since_sweep` only by the owner (methods documented
+// `hits_at_sweep` and `until_sweep` only by the owner (methods documented
 // "owner only", reached through the owner's thread-local entry or at its
 // exit); `entries` by the owner between `enter` and `leave`, or by a
 // trimmer that holds the claim and saw the owner IDLE after the heavy
@@ -171,7 +247,7 @@ impl ThreadCache {
         };
         let bins = (0..cached_classes)
             .map(|c| Bin {
-                entries: UnsafeCell::new(Vec::new()),
+                slots: UnsafeCell::new(Vec::new()),
                 size: classes.size(c as ClassIdx),
                 max: if c < classes.small_count() {
                     cfg.small_entries
@@ -209,7 +285,7 @@ impl ThreadCache {
                 _ => (0..arenas.len()).map(|_| Counter::default()).collect(),
             },
             bins,
-            since_sweep: Cell::new(0),
+            until_sweep: Cell::new(cfg.sweep_threshold),
             sweep_threshold: cfg.sweep_threshold,
         }
     }
@@ -243,9 +319,16 @@ impl ThreadCache {
         self.window_calls.store(0, Relaxed);
         let target = arenas.spread_target();
         let from = arenas.get(current);
-        if target.index != current && target.threads.load(Relaxed) < from.threads.load(Relaxed) {
+        if target.index != current
+            && target.threads.load(Relaxed) < from.threads.load(Relaxed)
+            && self.enter()
+        {
+            // What is parked so far is of the arena left behind: foreign
+            // from now on. (Not entered, a trimmer holds the cache: stay.)
+            self.tag_all_foreign();
             arenas.rebind(current, target.index);
             self.arena.store(target.index, Relaxed);
+            self.leave();
             crate::trace::event!(
                 "tidebuf::arena",
                 DEBUG,
@@ -256,6 +339,21 @@ impl ThreadCache {
             return target.index;
         }
         current
+    }
+
+    /// Entered. Tags every parked entry of this cache's arena [`FOREIGN`],
+    /// counting its bytes for that arena: the cache is leaving it.
+    fn tag_all_foreign(&self) {
+        for bin in self.bins.iter() {
+            bin.entries(|entries| {
+                for entry in entries.iter_mut() {
+                    if entry.chunk.addr().get() & FOREIGN == 0 {
+                        let region = Region { ..*entry };
+                        *entry = self.tag_foreign_of(region, bin.size);
+                    }
+                }
+            });
+        }
     }
 
     /// Whether allocations of `class` go through this cache.
@@ -298,45 +396,42 @@ impl ThreadCache {
         self.state.store(IDLE, Release);
     }
 
-    /// Owner only. A cached region of `class`, if any. Counts a hit or a miss.
-    #[inline]
-    pub(crate) fn pop(&self, arenas: &Arenas, class: ClassIdx) -> Option<Region> {
+    /// Owner only. The allocation fast path: the top region of `class`'s
+    /// bin and its capacity, if the class is cached, the bin's top entry is
+    /// of this cache's arena and no sweep is due. Makes no call: everything
+    /// else is left to [`pop`](Self::pop) on the slow side, so a caller
+    /// that inlines this keeps its registers.
+    #[inline(always)]
+    pub(crate) fn pop_fast(&self, class: ClassIdx) -> Option<(Region, usize)> {
+        let bin = self.bins.get(class as usize)?;
         if !self.enter() {
             return None;
         }
-        let region = self.pop_entered(arenas, class);
+        let left = self.until_sweep.get().wrapping_sub(1);
+        let entry = match left {
+            0 => None,
+            _ => bin.pop_if(|top| top.chunk.addr().get() & FOREIGN == 0),
+        };
         self.leave();
-        region
+        let entry = entry?;
+        self.until_sweep.set(left);
+        bin.hits.add(1);
+        Some((entry, bin.size))
     }
 
-    #[inline(always)]
-    fn pop_entered(&self, arenas: &Arenas, class: ClassIdx) -> Option<Region> {
-        let bin = &self.bins[class as usize];
-        self.tick(arenas);
-        let region = bin.entries(|entries| {
-            let last = entries.len().checked_sub(1)?;
-            // SAFETY: `last < len`, so the slot holds a region, which moves
-            // out once: the length drops below it right after.
-            Some(unsafe {
-                let slot = entries.as_ptr().add(last);
-                entries.set_len(last);
-                // Field by field, as `push` stored them: a 16-byte load of
-                // two 8-byte stores still in the store buffer cannot be
-                // forwarded and stalls; volatile keeps the loads apart.
-                Region {
-                    ptr: std::ptr::addr_of!((*slot).ptr).read_volatile(),
-                    chunk: std::ptr::addr_of!((*slot).chunk).read_volatile(),
-                }
-            })
-        });
-        match &region {
-            Some(region) => {
-                bin.len.sub(1);
-                bin.hits.add(1);
-                self.by_arena[region.header().arena as usize].sub(bin.size);
-            }
-            None => bin.misses.add(1),
+    /// Owner only. A cached region of `class` and its capacity, if any,
+    /// sweeping first when one is due. Counts a hit.
+    pub(crate) fn pop(&self, arenas: &Arenas, class: ClassIdx) -> Option<(Region, usize)> {
+        let bin = self.bins.get(class as usize)?;
+        if !self.enter() {
+            return None;
         }
+        self.tick(arenas);
+        let region = bin.pop().map(|entry| {
+            bin.hits.add(1);
+            (self.unpark_one(entry, bin.size), bin.size)
+        });
+        self.leave();
         region
     }
 
@@ -348,6 +443,9 @@ impl ThreadCache {
     /// chunk, and the pool, alive until the thread exits): what the cache
     /// still holds goes back, and exactly one region is allocated.
     pub(crate) fn fill(&self, arenas: &Arenas, class: ClassIdx) -> Result<Region, Refused> {
+        if let Some(bin) = self.bins.get(class as usize) {
+            bin.misses.add(1);
+        }
         if self.is_closed() {
             self.flush_own(arenas);
             return arenas.get(self.arena()).allocate(&arenas.env, class);
@@ -363,10 +461,11 @@ impl ThreadCache {
     fn fill_entered(&self, arenas: &Arenas, class: ClassIdx) -> Result<Region, Refused> {
         let bin = &self.bins[class as usize];
         let extra = (bin.max as usize / 8).min(FILL_BYTES / arenas.classes().size(class));
-        let (region, added) = bin.entries(|entries| {
+        bin.entries(|entries| {
             if entries.capacity() == 0 {
                 entries.reserve_exact(bin.max as usize);
             }
+            #[cfg(feature = "debug-checks")]
             let before = entries.len();
             let region = arenas
                 .get(self.arena())
@@ -382,53 +481,100 @@ impl ThreadCache {
                 #[cfg(feature = "asan")]
                 crate::asan::poison(parked.ptr.as_ptr(), cap);
             }
-            (region, entries.len() - before)
-        });
-        bin.len.add(added);
-        // A refill parks regions of this thread's arena only.
-        self.by_arena[self.arena() as usize].add(added * bin.size);
-        region
+            region
+        })
+        // A refill parks regions of this thread's arena only: nothing to
+        // count in `by_arena`.
     }
 
-    /// Owner only. The release fast path: parks `region` if its bin has
-    /// room, touching nothing but the bin; hands it back otherwise (bin full
-    /// or not yet reserved, or a trimmer holds the cache), for
-    /// [`push`](Self::push) on the slow path.
+    /// Owner only. The release fast path: parks `region` if its class is
+    /// cached, it is of this cache's arena, the pool open and its bin has
+    /// room. Makes no call; hands the region back otherwise, for
+    /// [`try_park`](Self::try_park) or [`push`](Self::push) on the slow
+    /// side.
     #[inline(always)]
-    pub(crate) fn try_push(&self, region: Region, class: ClassIdx) -> Result<(), Region> {
-        if !self.enter() {
+    pub(crate) fn try_push_fast(&self, region: Region, class: ClassIdx) -> Result<(), Region> {
+        let Some(bin) = self.bins.get(class as usize) else {
+            return Err(region);
+        };
+        if self.is_closed() || region.header().arena != self.arena() || !self.enter() {
             return Err(region);
         }
-        let parked = self.park_entered(region, class);
+        let parked = bin.push(region, |region| region);
+        self.leave();
+        parked?;
+        bin.puts.add(1);
+        Ok(())
+    }
+
+    /// Owner only. Parks `region` (of any arena) if its class is cached,
+    /// the pool open and its bin has room; never flushes, so it may run
+    /// without a reference to the pool of its own.
+    pub(crate) fn try_park(&self, region: Region, class: ClassIdx) -> Result<(), Region> {
+        let Some(bin) = self.bins.get(class as usize) else {
+            return Err(region);
+        };
+        if self.is_closed() || !self.enter() {
+            return Err(region);
+        }
+        let parked = self.park_entered(bin, region);
         self.leave();
         parked
     }
 
-    /// Entered. Parks `region` if its bin has room.
+    /// Entered. Parks `region` in `bin` if it has room.
     #[inline(always)]
-    fn park_entered(&self, region: Region, class: ClassIdx) -> Result<(), Region> {
-        let bin = &self.bins[class as usize];
-        let arena = region.header().arena as usize;
-        // Capacity is reserved as exactly `max` on first use, so this one
-        // compare covers both "reserved" and "not full".
-        let parked = bin.entries(|entries| {
-            if entries.len() < entries.capacity() {
-                // SAFETY: `len < capacity`: the slot exists and is unused.
-                unsafe {
-                    entries.as_mut_ptr().add(entries.len()).write(region);
-                    entries.set_len(entries.len() + 1);
-                }
-                Ok(())
-            } else {
-                Err(region)
-            }
-        });
-        if parked.is_ok() {
-            bin.len.add(1);
-            bin.puts.add(1);
-            self.by_arena[arena].add(bin.size);
+    fn park_entered(&self, bin: &Bin, region: Region) -> Result<(), Region> {
+        bin.push(region, |region| self.tag_foreign(region, bin.size))?;
+        bin.puts.add(1);
+        Ok(())
+    }
+
+    /// A region about to be parked, tagged [`FOREIGN`] (and its bytes
+    /// counted by arena) if it is not of this cache's arena.
+    #[inline(always)]
+    fn tag_foreign(&self, region: Region, size: usize) -> Region {
+        if region.header().arena == self.arena() {
+            return region;
         }
-        parked
+        self.tag_foreign_of(region, size)
+    }
+
+    /// `region` (untagged) tagged [`FOREIGN`], its bytes counted for its
+    /// arena.
+    #[cold]
+    #[inline(never)]
+    fn tag_foreign_of(&self, region: Region, size: usize) -> Region {
+        self.by_arena[region.header().arena as usize].add(size);
+        Region {
+            ptr: region.ptr,
+            chunk: region.chunk.map_addr(|a| a | FOREIGN),
+        }
+    }
+
+    /// A parked entry leaving the cache, as a valid region: a foreign one
+    /// is untagged and its bytes uncounted.
+    #[inline(always)]
+    fn unpark_one(&self, entry: Region, size: usize) -> Region {
+        if entry.chunk.addr().get() & FOREIGN == 0 {
+            return entry;
+        }
+        self.unpark_foreign(entry, size)
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn unpark_foreign(&self, entry: Region, size: usize) -> Region {
+        let region = Region {
+            // SAFETY: a parked chunk address with only `FOREIGN` added: the
+            // header's, non-null.
+            chunk: unsafe {
+                NonNull::new_unchecked(entry.chunk.as_ptr().map_addr(|a| a & !FOREIGN))
+            },
+            ..entry
+        };
+        self.by_arena[region.header().arena as usize].sub(size);
+        region
     }
 
     /// Owner only. Parks a released region of `class`; when the bin is
@@ -445,7 +591,7 @@ impl ThreadCache {
     }
 
     fn push_entered(&self, arenas: &Arenas, region: Region, class: ClassIdx) {
-        if let Err(region) = self.park_entered(region, class) {
+        if let Err(region) = self.park_entered(&self.bins[class as usize], region) {
             self.push_slow(arenas, region, class);
         }
     }
@@ -460,59 +606,86 @@ impl ThreadCache {
             arenas.free_uncounted(class, std::iter::once(region));
             return;
         }
-        let arena = region.header().arena as usize;
-        let flushed = bin.entries(|entries| {
-            let mut flushed = 0;
+        let region = self.tag_foreign(region, bin.size);
+        bin.entries(|entries| {
             if entries.capacity() == 0 {
                 entries.reserve_exact(bin.max as usize);
-            } else if let Some(n) = self.deposit(arenas, class, entries) {
+            } else if self.deposit(arenas, class, entries) {
                 // Handed over whole: the bin is a spare now.
-                flushed = n;
                 if entries.capacity() == 0 {
                     entries.reserve_exact(bin.max as usize);
                 }
             } else {
-                flushed = (entries.len() / 2).max(1);
+                let flushed = (entries.len() / 2).max(1);
                 arenas.free_uncounted(class, self.unpark(class, entries.drain(..flushed)));
             }
             entries.push(region);
-            flushed
         });
-        bin.len.sub(flushed);
-        bin.len.add(1);
-        self.by_arena[arena].add(bin.size);
     }
 
     /// Entered. A full bin whose regions all come from one arena goes to
     /// that arena's depot whole, for its next refill (a releasing thread
-    /// feeding an allocating one); returns the entries handed over.
-    fn deposit(
-        &self,
-        arenas: &Arenas,
-        class: ClassIdx,
-        entries: &mut Vec<Region>,
-    ) -> Option<usize> {
-        let first = entries.first()?.header().arena;
-        if entries.len() < entries.capacity() || entries.iter().any(|r| r.header().arena != first) {
-            return None;
+    /// feeding an allocating one); `true` if it was handed over.
+    fn deposit(&self, arenas: &Arenas, class: ClassIdx, entries: &mut Vec<Region>) -> bool {
+        if entries.is_empty() || entries.len() < entries.capacity() {
+            return false;
         }
-        let n = entries.len();
-        if !arenas.get(first).deposit(&arenas.env, class, entries) {
-            return None;
+        let size = self.bins[class as usize].size;
+        let foreign = |r: &Region| r.chunk.addr().get() & FOREIGN != 0;
+        let tagged = entries.iter().filter(|r| foreign(r)).count();
+        let arena = match tagged {
+            0 => self.arena(),
+            n if n == entries.len() => {
+                // All of other arenas: only if all of the same one.
+                let first = self.untagged(&entries[0]).header().arena;
+                if entries
+                    .iter()
+                    .any(|r| self.untagged(r).header().arena != first)
+                {
+                    return false;
+                }
+                first
+            }
+            _ => return false,
+        };
+        // A depot holds valid regions: untag (and, if it declines, tag again).
+        let set_tags = |entries: &mut Vec<Region>, bit: usize| {
+            if tagged > 0 {
+                for r in entries.iter_mut() {
+                    r.chunk = self.untagged(r).chunk.map_addr(|a| a | bit);
+                }
+            }
+        };
+        set_tags(entries, 0);
+        if !arenas.get(arena).deposit(&arenas.env, class, entries) {
+            set_tags(entries, FOREIGN);
+            return false;
         }
-        self.by_arena[first as usize].sub(n * self.bins[class as usize].size);
-        Some(n)
+        self.by_arena[arena as usize].sub(tagged * size);
+        true
     }
 
-    /// Entered. Regions leaving the bin of `class` for their arenas, taken
-    /// off the per-arena parked bytes as they go.
+    /// A parked entry with [`FOREIGN`] cleared, for reading its header.
+    fn untagged(&self, entry: &Region) -> Region {
+        Region {
+            ptr: entry.ptr,
+            // SAFETY: a parked chunk address with at most `FOREIGN` added:
+            // the header's, non-null.
+            chunk: unsafe {
+                NonNull::new_unchecked(entry.chunk.as_ptr().map_addr(|a| a & !FOREIGN))
+            },
+        }
+    }
+
+    /// Entered. Regions leaving the bin of `class` for their arenas, as
+    /// valid regions (see [`unpark_one`](Self::unpark_one)).
     fn unpark<'a>(
         &'a self,
         class: ClassIdx,
-        regions: impl Iterator<Item = Region> + 'a,
+        entries: impl Iterator<Item = Region> + 'a,
     ) -> impl Iterator<Item = Region> + 'a {
         let size = self.bins[class as usize].size;
-        regions.inspect(move |r| self.by_arena[r.header().arena as usize].sub(size))
+        entries.map(move |r| self.unpark_one(r, size))
     }
 }
 

@@ -136,11 +136,14 @@ impl PooledBytesMut {
             ptr: grant.region.ptr,
             len: 0,
             cap: grant.cap,
+            // An add, not an or: the header's low `BITS` are zero (asserted
+            // above), and an or of an address the compiler cannot see is
+            // aligned costs it three more instructions.
             tagged: grant
                 .region
                 .chunk
                 .as_ptr()
-                .map_addr(|a| a | grant.class as usize),
+                .wrapping_byte_add(grant.class as usize),
         }
     }
 
@@ -500,29 +503,44 @@ type Parts = (NonNull<u8>, usize, usize, *mut ChunkHeader);
 /// Drops a buffer that is shared, moved or empty, given its words.
 #[cold]
 #[inline(never)]
-fn drop_slow(parts: Parts) {
+fn drop_slow(ptr: NonNull<u8>, len: usize, cap: usize, tagged: *mut ChunkHeader) {
     // SAFETY: called from `drop` with the words of the buffer being
     // dropped, which is not used after it.
-    let mut this = ManuallyDrop::new(unsafe { PooledBytesMut::from_parts(parts) });
+    let mut this =
+        ManuallyDrop::new(unsafe { PooledBytesMut::from_parts((ptr, len, cap, tagged)) });
     this.drop_remaining();
 }
 
 impl Drop for PooledBytesMut {
-    #[inline]
+    // Out of line, and by value: the compiler's drop glue, which unwinding
+    // paths call with the buffer's address, then only loads the four words.
+    // A buffer whose address reaches a call lives on the stack for the whole
+    // function that holds it; kept out of memory, a buffer made in a
+    // function is returned with the stores that built it.
+    #[inline(always)]
     fn drop(&mut self) {
-        if self.bits() & (SHARED | EMPTY | MOVED) == 0 {
-            let region = Region {
-                ptr: self.ptr,
-                chunk: self.chunk(),
-            };
-            // SAFETY: dropped once; the region (starting at `ptr`: not
-            // moved) is ours alone and unused after this.
-            unsafe { release(region, self.class()) };
-        } else {
-            // By value, so that dropping never takes the buffer's address
-            // (see `grow_detached`): unwinding paths drop it too.
-            drop_slow(self.parts());
-        }
+        drop_words(self.ptr, self.len, self.cap, self.tagged);
+    }
+}
+
+/// Drops a buffer given its words (as separate arguments, so they travel
+/// in registers): the release fast path for a unique view at its region's
+/// start, else [`drop_slow`].
+#[inline(never)]
+fn drop_words(ptr: NonNull<u8>, len: usize, cap: usize, tagged: *mut ChunkHeader) {
+    if tagged.addr() & (SHARED | EMPTY | MOVED) == 0 {
+        let region = Region {
+            ptr,
+            // SAFETY: a view holding a region has the header's (non-null)
+            // address in `tagged`, with only the class in the low bits.
+            chunk: unsafe { NonNull::new_unchecked(tagged.map_addr(|a| a & !BITS)) },
+        };
+        // SAFETY: called from `drop` with the words of the buffer being
+        // dropped, which is not used after it; the region (starting at
+        // `ptr`: not moved) is ours alone.
+        unsafe { release(region, (tagged.addr() & CLASS_MASK) as ClassIdx) };
+    } else {
+        drop_slow(ptr, len, cap, tagged);
     }
 }
 
