@@ -99,8 +99,14 @@ impl Heap {
         let mut trimmed = false;
         loop {
             let result = match (class, cache) {
-                (Some(class), Some(cache)) if cache.caches(class) => {
+                // A refill parks nothing extra for a large class (its bin
+                // keeps a few at most): straight to the arena.
+                (Some(class), Some(cache)) if cache.caches(class) && !cache.is_large(class) => {
                     cache.fill(&self.arenas, class)
+                }
+                (Some(class), Some(cache)) if cache.caches(class) => {
+                    cache.count_miss(class);
+                    self.arenas.get(cache.arena()).allocate(self.env(), class)
                 }
                 (Some(class), _) => {
                     let arena = cache.map_or(0, |c| c.arena());

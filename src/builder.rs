@@ -105,7 +105,7 @@ impl Default for PoolBuilder {
                 enabled: true,
                 small_entries: 256,
                 normal_entries: 64,
-                max_capacity: 32 << 10,
+                max_capacity: 1 << 20,
                 sweep_threshold: 8192,
             },
             max_memory: None,
@@ -168,14 +168,15 @@ impl PoolBuilder {
         self
     }
 
-    /// Largest buffer capacity thread caches keep (default 32 KiB, as
-    /// Netty). Raising it (up to the chunk size) takes the arena lock off
-    /// the path of larger buffers that a thread reuses; a bin of a class
-    /// above 32 KiB keeps at most 256 KiB (and at least one entry). It is
-    /// not the default because each thread then parks up to a few MiB:
-    /// with hundreds of threads serving a trickle, the footprint follows
-    /// the thread count rather than the load (measured: 272 MiB held for a
-    /// 40 MiB peak, 300 threads, 64–512 KiB pieces).
+    /// Largest buffer capacity thread caches keep (default 1 MiB; Netty
+    /// stops at 32 KiB). Up to 32 KiB each thread's bins are its own
+    /// (`small_cache_size`, `normal_cache_size`). Above, a bin keeps at
+    /// most 256 KiB (and at least one entry), and all the threads' bins
+    /// above 32 KiB together keep at most one chunk: a thread that reuses
+    /// a large size skips the arena lock, while hundreds of threads serving
+    /// a trickle hold no more than one (per-thread bins alone held 272 MiB
+    /// for a 40 MiB peak, 300 threads, 64–512 KiB pieces). Lower it to
+    /// 32 KiB for Netty's behaviour.
     pub fn max_cached_buffer_capacity(mut self, bytes: usize) -> Self {
         self.cache.max_capacity = bytes;
         self

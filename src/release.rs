@@ -132,7 +132,7 @@ unsafe fn release_quietly(region: Region, class: ClassIdx) {
 /// # Safety
 /// As [`release`].
 #[inline(never)]
-unsafe fn release_missed(region: Region, class: ClassIdx) {
+unsafe fn release_missed(mut region: Region, class: ClassIdx) {
     if class != HUGE_CLASS {
         // SAFETY: the header outlives every outstanding region of its
         // chunk; detached from `region` so the region can move below.
@@ -140,13 +140,18 @@ unsafe fn release_missed(region: Region, class: ClassIdx) {
         if let Some(cache) = local::cache(heap) {
             if cache.takes(class) {
                 // Parked if the bin has room; only a flush needs more.
-                let Err(region) = cache.try_park(region, class) else {
-                    return;
+                region = match cache.try_park(region, class) {
+                    Ok(()) => return,
+                    Err(region) => region,
                 };
-                // SAFETY: forwarded contract.
-                return unsafe { release_through_cache(region, class) };
-            }
-            if cache.is_closed() {
+                // A large class's bin holds a few entries at most: a full
+                // one (or a full pool-wide budget) sends the region to its
+                // arena, not a flush of the rest.
+                if !cache.is_large(class) {
+                    // SAFETY: forwarded contract.
+                    return unsafe { release_through_cache(region, class) };
+                }
+            } else if cache.is_closed() {
                 // SAFETY: forwarded contract.
                 return unsafe { release_closed(region, class) };
             }

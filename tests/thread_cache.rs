@@ -29,15 +29,60 @@ fn reuse_is_a_hit_and_takes_the_same_memory() {
 }
 
 #[test]
-fn large_buffers_bypass_the_cache() {
+fn buffers_above_a_mib_bypass_the_cache() {
     let pool = pool();
-    drop(pool.alloc(64 << 10));
+    drop(pool.alloc(2 << 20));
     let m = pool.metrics();
     assert_eq!((m.cache_hits, m.cache_misses, m.cached_bytes), (0, 0, 0));
-    // 32 KiB (a normal class) is the largest cached by default.
-    drop(pool.alloc(32 << 10));
-    assert_eq!(pool.metrics().cached_bytes % (32 << 10), 0);
-    assert!(pool.metrics().cached_bytes >= 32 << 10);
+    // 1 MiB is the largest cached by default (its bin keeps one).
+    drop(pool.alloc(1 << 20));
+    assert_eq!(pool.metrics().cached_bytes, 1 << 20);
+    // Netty's limit, on request.
+    let netty = Pool::builder()
+        .max_cached_buffer_capacity(32 << 10)
+        .build()
+        .unwrap();
+    drop(netty.alloc(64 << 10));
+    assert_eq!(netty.metrics().cached_bytes, 0);
+}
+
+/// Above 32 KiB the bins of all threads together keep at most a chunk:
+/// 64 threads that each park a 256 KiB buffer (16 MiB in per-thread bins)
+/// leave 4 MiB. The threads run one after another, so no two park at the
+/// same instant (when each could pass the bound by one region).
+#[test]
+fn large_bins_of_all_threads_together_keep_at_most_a_chunk() {
+    use std::sync::{mpsc, Arc, Barrier};
+    const THREADS: usize = 64;
+    let pool = Pool::builder()
+        .arenas(1)
+        .chunk_size(4 << 20)
+        .build()
+        .unwrap();
+    let exit = Arc::new(Barrier::new(THREADS + 1));
+    let (done_tx, done_rx) = mpsc::channel();
+    let mut threads = Vec::new();
+    for _ in 0..THREADS {
+        let (pool, exit, done) = (pool.clone(), exit.clone(), done_tx.clone());
+        threads.push(std::thread::spawn(move || {
+            let mut buf = pool.alloc(256 << 10);
+            buf.resize(256 << 10, 7);
+            drop(buf);
+            done.send(()).unwrap();
+            exit.wait(); // keep the cache alive until main has looked
+        }));
+        done_rx.recv().unwrap();
+    }
+    let m = pool.metrics();
+    assert_eq!(m.active_bytes, 0);
+    assert_eq!(m.cached_bytes, 4 << 20, "16 threads parked, 48 gave back");
+    assert!(m.used_bytes >= 4 << 20);
+    exit.wait();
+    for t in threads {
+        t.join().unwrap();
+    }
+    // Gone with the threads.
+    assert_eq!(pool.metrics().cached_bytes, 0);
 }
 
 #[test]
@@ -150,13 +195,12 @@ fn thread_exit_strands_nothing() {
     );
 }
 
-/// Raised to 1 MiB, the cache serves a large size a thread reuses without
-/// the arena, and a bin above 32 KiB parks at most 256 KiB (one entry at
-/// least), so an idle thread holds little.
+/// Up to 1 MiB (the default), the cache serves a large size a thread
+/// reuses without the arena, and a bin above 32 KiB parks at most 256 KiB
+/// (one entry at least), so an idle thread holds little.
 #[test]
-fn large_classes_cached_on_request_within_a_byte_budget() {
+fn large_classes_are_cached_within_a_byte_budget() {
     let pool = Pool::builder()
-        .max_cached_buffer_capacity(1 << 20)
         .trim_policy(tidebuf::TrimPolicy::Never)
         .build()
         .unwrap();
@@ -167,10 +211,9 @@ fn large_classes_cached_on_request_within_a_byte_budget() {
         bufs.by_ref().take(most).for_each(drop);
         let parked = pool.metrics().cached_bytes;
         assert_eq!(parked, most * size, "{size}: the bin's budget");
-        // One more finds it full: the bin goes to the arena's depot whole
-        // (the next refill takes it back) and the bin starts again.
+        // One more finds it full and goes to its arena.
         bufs.for_each(drop);
-        assert_eq!(pool.metrics().cached_bytes, (most + 1) * size, "{size}");
+        assert_eq!(pool.metrics().cached_bytes, most * size, "{size}");
         let hits = pool.metrics().cache_hits;
         drop(pool.alloc(size));
         assert_eq!(

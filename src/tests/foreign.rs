@@ -22,13 +22,13 @@ fn by_arena(pool: &Pool) -> Vec<(usize, usize)> {
 /// Binds the calling thread to an arena (0 if it is the first) and, with
 /// `next`, moves it on, as contention would. Returns its arena.
 fn place(pool: &Pool, next: bool) -> u32 {
-    // A 64 KiB run is not cached by default: its requests take the slow
+    // A 2 MiB run is not cached by default: its requests take the slow
     // path, which binds the thread and runs `spread`.
-    drop(pool.alloc(64 << 10));
+    drop(pool.alloc(2 << 20));
     let cache = crate::local::existing_cache(pool.heap()).unwrap();
     if next {
         cache.recent_contention.store(u32::MAX / 2, Relaxed);
-        drop(pool.alloc(64 << 10));
+        drop(pool.alloc(2 << 20));
     }
     cache.arena()
 }
@@ -106,7 +106,7 @@ fn a_cache_moving_arenas_counts_what_it_holds_for_the_arena_it_left() {
 
     let cache = crate::local::existing_cache(pool.heap()).unwrap();
     cache.recent_contention.store(u32::MAX / 2, Relaxed);
-    drop(pool.alloc(64 << 10));
+    drop(pool.alloc(2 << 20));
     assert_eq!(cache.arena(), 1, "moved");
     // Still arena 0's bytes, though the cache now belongs to arena 1.
     assert_eq!(by_arena(&pool), before);

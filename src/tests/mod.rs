@@ -8,6 +8,8 @@
 mod backed_off_refill;
 #[cfg(not(tidebuf_loom))]
 mod foreign;
+#[cfg(not(tidebuf_loom))]
+mod large_parked;
 #[cfg(tidebuf_loom)]
 mod loom_arena;
 #[cfg(tidebuf_loom)]

@@ -14,9 +14,9 @@ fn a_contended_thread_moves_to_an_unused_arena_and_says_so() {
         .trim_policy(TrimPolicy::Never)
         .build()
         .unwrap();
-    // A 64 KiB run is not cached by default: every request takes the slow
+    // A 2 MiB run is not cached by default: every request takes the slow
     // path, where `spread` runs.
-    let run = 64 << 10;
+    let run = 2 << 20;
     let moves = events::capture(|| {
         drop(pool.alloc(run)); // binds this thread to arena 0
         let cache = crate::local::existing_cache(pool.heap()).unwrap();

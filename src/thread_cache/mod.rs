@@ -45,13 +45,13 @@ use crate::counter::Counter;
 use crate::region::Region;
 use crate::size_class::ClassIdx;
 use crate::sync::atomic::{
-    AtomicBool, AtomicU32, AtomicU64,
+    AtomicBool, AtomicU32, AtomicU64, AtomicUsize,
     Ordering::{Acquire, Relaxed, Release},
 };
 
 const IDLE: u32 = 0;
 const BUSY: u32 = 1;
-use crate::sync::UnsafeCell;
+use crate::sync::{Arc, UnsafeCell};
 use std::cell::Cell;
 use std::ptr::NonNull;
 
@@ -78,6 +78,46 @@ const FILL_BYTES: usize = 128 << 10;
 /// fast paths never look up a region's arena on the way out.
 const FOREIGN: usize = 1;
 
+/// Bytes parked in the bins of classes above [`SMALL_NORMAL`], across all
+/// of a pool's thread caches, and their bound: one chunk for the whole
+/// pool, however many threads. A thread that reuses a 64 KiB–1 MiB size
+/// skips the arena lock, and 300 idle threads hold no more than a busy
+/// one. The bound is checked before a park and counted after it, so
+/// threads parking at the same instant may each pass it by one region.
+#[derive(Debug)]
+pub(crate) struct LargeParked {
+    parked: AtomicUsize,
+    limit: usize,
+}
+
+impl LargeParked {
+    pub(crate) fn new(limit: usize) -> LargeParked {
+        LargeParked {
+            parked: AtomicUsize::new(0),
+            limit,
+        }
+    }
+
+    /// Regions of `size` bytes that may still be parked.
+    fn room(&self, size: usize) -> usize {
+        self.limit.saturating_sub(self.parked.load(Relaxed)) / size
+    }
+
+    fn add(&self, bytes: usize) {
+        self.parked.fetch_add(bytes, Relaxed);
+    }
+
+    fn sub(&self, bytes: usize) {
+        self.parked.fetch_sub(bytes, Relaxed);
+    }
+
+    /// Bytes parked now, in every cache.
+    #[cfg(all(test, not(tidebuf_loom)))]
+    pub(crate) fn get(&self) -> usize {
+        self.parked.load(Relaxed)
+    }
+}
+
 /// One size class's stack of free regions.
 ///
 /// The entries are `slots[..len]`: the fast paths read and write the slots
@@ -96,6 +136,9 @@ struct Bin {
     max: u32,
     /// Entries parked: the length of the stack.
     len: Counter,
+    /// For a class above [`SMALL_NORMAL`]: the pool-wide count its parked
+    /// bytes are part of (the fast paths never touch these bins).
+    large: Option<Arc<LargeParked>>,
     /// Allocations served from this bin.
     hits: Counter,
     /// Allocations of this class that found the bin empty.
@@ -117,22 +160,31 @@ impl Bin {
             // claiming trimmer after finding the owner idle, gets here, and
             // no caller nests a second access.
             let slots = unsafe { &mut *slots };
+            let before = self.len.get();
             // SAFETY: `slots[..len]` are the initialised entries (`pop` and
             // `park` keep it so, within the capacity reserved).
-            unsafe { slots.set_len(self.len.get()) };
+            unsafe { slots.set_len(before) };
             let result = f(slots);
-            self.len.set(slots.len());
+            let after = slots.len();
+            self.len.set(after);
+            if let Some(large) = self.large.as_ref().filter(|_| after != before) {
+                large.add(after.wrapping_sub(before).wrapping_mul(self.size));
+            }
             // SAFETY: shortening; `Region` has no destructor.
             unsafe { slots.set_len(0) };
             result
         })
     }
 
-    /// Takes the top entry, if any (possibly tagged [`FOREIGN`]). Same
-    /// callers as [`entries`](Self::entries).
-    #[inline(always)]
+    /// Takes the top entry, if any (possibly tagged [`FOREIGN`]), counted
+    /// off the pool-wide large bytes for a large class. Same callers as
+    /// [`entries`](Self::entries).
     fn pop(&self) -> Option<Region> {
-        self.pop_if(|_| true)
+        let top = self.pop_if(|_| true)?;
+        if let Some(large) = &self.large {
+            large.sub(self.size);
+        }
+        Some(top)
     }
 
     /// Takes the top entry if there is one and `take` accepts it.
@@ -204,6 +256,9 @@ pub(crate) struct ThreadCache {
     pub(crate) seen_ops: AtomicU64,
     pub(crate) seen_epoch: AtomicU64,
     bins: Box<[Bin]>,
+    /// The bins the fast paths use: those of classes up to [`SMALL_NORMAL`],
+    /// the first `fast_bins` (at most `bins.len()`, both set once in `new`).
+    fast_bins: usize,
     /// Bytes of [`FOREIGN`] entries parked here, by their arena (a release
     /// parks regions of any arena). With the rest — the cache's own arena's
     /// — this is what `metrics()` takes off each arena's handed-out bytes,
@@ -235,7 +290,12 @@ pub(crate) struct CacheTotals {
 }
 
 impl ThreadCache {
-    pub(crate) fn new(arenas: &Arenas, cfg: CacheConfig, arena: u32) -> ThreadCache {
+    pub(crate) fn new(
+        arenas: &Arenas,
+        cfg: CacheConfig,
+        arena: u32,
+        large: &Arc<LargeParked>,
+    ) -> ThreadCache {
         let classes = arenas.classes();
         // Classes whose capacity is at most `max_capacity` (and the chunk).
         let limit = cfg.max_capacity.min(classes.chunk_size());
@@ -264,12 +324,14 @@ impl ThreadCache {
                     }
                 },
                 len: Counter::default(),
+                large: (classes.size(c as ClassIdx) > SMALL_NORMAL).then(|| large.clone()),
                 hits: Counter::default(),
                 misses: Counter::default(),
                 puts: Counter::default(),
                 hits_at_sweep: Cell::new(0),
             })
-            .collect();
+            .collect::<Box<[Bin]>>();
+        let fast_bins = bins.iter().take_while(|b| b.large.is_none()).count();
 
         ThreadCache {
             arena: AtomicU32::new(arena),
@@ -285,6 +347,7 @@ impl ThreadCache {
                 _ => (0..arenas.len()).map(|_| Counter::default()).collect(),
             },
             bins,
+            fast_bins,
             until_sweep: Cell::new(cfg.sweep_threshold),
             sweep_threshold: cfg.sweep_threshold,
         }
@@ -356,6 +419,31 @@ impl ThreadCache {
         }
     }
 
+    /// The bin of `class` if the fast paths use it (not a large class).
+    #[inline(always)]
+    fn fast_bin(&self, class: ClassIdx) -> Option<&Bin> {
+        if class as usize >= self.fast_bins {
+            return None;
+        }
+        // SAFETY: `class < fast_bins <= bins.len()` (`new` sets both, and
+        // neither changes after).
+        Some(unsafe { self.bins.get_unchecked(class as usize) })
+    }
+
+    /// Owner only. Counts an allocation of `class` that found its bin empty.
+    pub(crate) fn count_miss(&self, class: ClassIdx) {
+        if let Some(bin) = self.bins.get(class as usize) {
+            bin.misses.add(1);
+        }
+    }
+
+    /// Whether `class` is above [`SMALL_NORMAL`]: its bin, if cached, is
+    /// one of the pool-wide bounded ones the fast paths leave alone.
+    #[inline]
+    pub(crate) fn is_large(&self, class: ClassIdx) -> bool {
+        class as usize >= self.fast_bins
+    }
+
     /// Whether allocations of `class` go through this cache.
     #[inline]
     pub(crate) fn caches(&self, class: ClassIdx) -> bool {
@@ -403,7 +491,7 @@ impl ThreadCache {
     /// that inlines this keeps its registers.
     #[inline(always)]
     pub(crate) fn pop_fast(&self, class: ClassIdx) -> Option<(Region, usize)> {
-        let bin = self.bins.get(class as usize)?;
+        let bin = self.fast_bin(class)?;
         if !self.enter() {
             return None;
         }
@@ -443,9 +531,7 @@ impl ThreadCache {
     /// chunk, and the pool, alive until the thread exits): what the cache
     /// still holds goes back, and exactly one region is allocated.
     pub(crate) fn fill(&self, arenas: &Arenas, class: ClassIdx) -> Result<Region, Refused> {
-        if let Some(bin) = self.bins.get(class as usize) {
-            bin.misses.add(1);
-        }
+        self.count_miss(class);
         if self.is_closed() {
             self.flush_own(arenas);
             return arenas.get(self.arena()).allocate(&arenas.env, class);
@@ -460,7 +546,10 @@ impl ThreadCache {
 
     fn fill_entered(&self, arenas: &Arenas, class: ClassIdx) -> Result<Region, Refused> {
         let bin = &self.bins[class as usize];
-        let extra = (bin.max as usize / 8).min(FILL_BYTES / arenas.classes().size(class));
+        let mut extra = (bin.max as usize / 8).min(FILL_BYTES / bin.size);
+        if let Some(large) = &bin.large {
+            extra = extra.min(large.room(bin.size));
+        }
         bin.entries(|entries| {
             if entries.capacity() == 0 {
                 entries.reserve_exact(bin.max as usize);
@@ -494,7 +583,7 @@ impl ThreadCache {
     /// side.
     #[inline(always)]
     pub(crate) fn try_push_fast(&self, region: Region, class: ClassIdx) -> Result<(), Region> {
-        let Some(bin) = self.bins.get(class as usize) else {
+        let Some(bin) = self.fast_bin(class) else {
             return Err(region);
         };
         if self.is_closed() || region.header().arena != self.arena() || !self.enter() {
@@ -525,7 +614,22 @@ impl ThreadCache {
     /// Entered. Parks `region` in `bin` if it has room.
     #[inline(always)]
     fn park_entered(&self, bin: &Bin, region: Region) -> Result<(), Region> {
+        if let Some(large) = &bin.large {
+            if large.room(bin.size) == 0 {
+                return Err(region);
+            }
+            // Never refilled (a large class goes to its arena on a miss):
+            // reserved on the first park instead.
+            bin.entries(|entries| {
+                if entries.capacity() == 0 {
+                    entries.reserve_exact(bin.max as usize);
+                }
+            });
+        }
         bin.push(region, |region| self.tag_foreign(region, bin.size))?;
+        if let Some(large) = &bin.large {
+            large.add(bin.size);
+        }
         bin.puts.add(1);
         Ok(())
     }
@@ -601,8 +705,10 @@ impl ThreadCache {
     fn push_slow(&self, arenas: &Arenas, region: Region, class: ClassIdx) {
         let bin = &self.bins[class as usize];
         bin.puts.add(1);
-        if bin.max == 0 {
-            // A zero-size bin caches nothing, but this is still a release.
+        let no_room = bin.large.as_ref().is_some_and(|l| l.room(bin.size) == 0);
+        if bin.max == 0 || no_room {
+            // A zero-size bin caches nothing, and the pool's large bins are
+            // full; but this is still a release.
             arenas.free_uncounted(class, std::iter::once(region));
             return;
         }
@@ -616,7 +722,9 @@ impl ThreadCache {
                     entries.reserve_exact(bin.max as usize);
                 }
             } else {
-                let flushed = (entries.len() / 2).max(1);
+                // Half, at least one — none if the bin is empty (the pool's
+                // large bins were full a moment ago, and are not now).
+                let flushed = (entries.len() / 2).max(1).min(entries.len());
                 arenas.free_uncounted(class, self.unpark(class, entries.drain(..flushed)));
             }
             entries.push(region);
