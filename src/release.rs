@@ -99,26 +99,20 @@ unsafe fn release_and_notify(region: Region, class: ClassIdx) {
 /// As [`release`].
 #[inline(always)]
 unsafe fn release_quietly(region: Region, class: ClassIdx) {
-    // A huge region never goes through a cache: not even one is made.
-    let region = match class {
-        HUGE_CLASS => region,
-        _ => {
-            // SAFETY: the header outlives every outstanding region of its
-            // chunk; detached from `region` so the region can move below.
-            // Not used once the region is handed on.
-            let heap = Heap::of(unsafe { region.chunk.as_ref() });
-            // The fast path: this thread's cache, last used for this pool;
-            // a cached class; a region of the cache's arena; an open pool;
-            // room in the bin. It frees nothing (it only parks the region)
-            // and makes no call.
-            match local::memo(heap) {
-                Some(cache) => match cache.try_push_fast(region, class) {
-                    Ok(()) => return,
-                    Err(region) => region,
-                },
-                None => region,
-            }
-        }
+    // SAFETY: the header outlives every outstanding region of its chunk (a
+    // huge mapping's too); detached from `region` so the region can move
+    // below. Not used once the region is handed on.
+    let heap = Heap::of(unsafe { region.chunk.as_ref() });
+    // The fast path: this thread's cache, last used for this pool; a class
+    // up to 32 KiB (never the huge one, which no bin has); a region of the
+    // cache's arena; an open pool; room in the bin. It frees nothing (it
+    // only parks the region), makes no call, and makes no cache.
+    let region = match local::memo(heap) {
+        Some(cache) => match cache.try_push_fast(region, class) {
+            Ok(()) => return,
+            Err(region) => region,
+        },
+        None => region,
     };
     // SAFETY: forwarded contract.
     unsafe { release_missed(region, class) }
