@@ -96,6 +96,10 @@ impl Heap {
             cache.spread(&self.arenas);
         }
         let class = self.classes().class_of(size);
+        if let (Some(class), Some(cache)) = (class, cache) {
+            // Once per request, not per try of the loop below.
+            cache.count_miss(class);
+        }
         let mut trimmed = false;
         loop {
             let result = match (class, cache) {
@@ -105,7 +109,6 @@ impl Heap {
                     cache.fill(&self.arenas, class)
                 }
                 (Some(class), Some(cache)) if cache.caches(class) => {
-                    cache.count_miss(class);
                     self.arenas.get(cache.arena()).allocate(self.env(), class)
                 }
                 (Some(class), _) => {

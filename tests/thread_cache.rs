@@ -261,3 +261,22 @@ fn a_consumers_full_bins_feed_the_producers_refills() {
     let m = pool.metrics();
     assert_eq!((m.cached_bytes, m.active_bytes, m.chunks), (0, 0, 0));
 }
+
+/// A request refused at `max_memory` is retried once after a trim; it is
+/// still one request that found its bin empty: one miss, small or large.
+#[test]
+fn a_refused_request_counts_one_miss() {
+    let pool = Pool::builder()
+        .arenas(1)
+        .chunk_size(4 << 20)
+        .max_memory(Some(4 << 20))
+        .trim_policy(tidebuf::TrimPolicy::Never)
+        .build()
+        .unwrap();
+    let whole = pool.alloc(4 << 20); // the one chunk the cap allows
+    let before = pool.metrics().cache_misses;
+    assert!(pool.try_alloc(1024).is_err());
+    assert!(pool.try_alloc(64 << 10).is_err());
+    assert_eq!(pool.metrics().cache_misses - before, 2);
+    drop(whole);
+}

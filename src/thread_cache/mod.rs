@@ -154,6 +154,24 @@ impl Bin {
     /// the owner, or a trimmer holding the claim (see `enter` and
     /// `flush_foreign`); loom checks that no two accesses overlap.
     fn entries<R>(&self, f: impl FnOnce(&mut Vec<Region>) -> R) -> R {
+        /// Hands the vector's length back to `len` when `f` is done — or
+        /// unwinds: a stale `len` would read slots that are not entries.
+        struct Lent<'a> {
+            bin: &'a Bin,
+            slots: &'a mut Vec<Region>,
+            before: usize,
+        }
+        impl Drop for Lent<'_> {
+            fn drop(&mut self) {
+                let after = self.slots.len();
+                self.bin.len.set(after);
+                if let Some(large) = self.bin.large.as_ref().filter(|_| after != self.before) {
+                    large.add(after.wrapping_sub(self.before).wrapping_mul(self.bin.size));
+                }
+                // SAFETY: shortening; `Region` has no destructor.
+                unsafe { self.slots.set_len(0) };
+            }
+        }
         self.slots.with_mut(|slots| {
             // SAFETY: exclusive by the hand-off protocol (type-level SAFETY
             // note on `ThreadCache`): only the owner while entered, or the
@@ -164,15 +182,12 @@ impl Bin {
             // SAFETY: `slots[..len]` are the initialised entries (`pop` and
             // `park` keep it so, within the capacity reserved).
             unsafe { slots.set_len(before) };
-            let result = f(slots);
-            let after = slots.len();
-            self.len.set(after);
-            if let Some(large) = self.large.as_ref().filter(|_| after != before) {
-                large.add(after.wrapping_sub(before).wrapping_mul(self.size));
-            }
-            // SAFETY: shortening; `Region` has no destructor.
-            unsafe { slots.set_len(0) };
-            result
+            let lent = Lent {
+                bin: self,
+                slots,
+                before,
+            };
+            f(lent.slots)
         })
     }
 
@@ -430,7 +445,8 @@ impl ThreadCache {
         Some(unsafe { self.bins.get_unchecked(class as usize) })
     }
 
-    /// Owner only. Counts an allocation of `class` that found its bin empty.
+    /// Owner only. Counts an allocation of `class` that found its bin empty
+    /// (once per request: the allocation path, before it refills).
     pub(crate) fn count_miss(&self, class: ClassIdx) {
         if let Some(bin) = self.bins.get(class as usize) {
             bin.misses.add(1);
@@ -531,7 +547,6 @@ impl ThreadCache {
     /// chunk, and the pool, alive until the thread exits): what the cache
     /// still holds goes back, and exactly one region is allocated.
     pub(crate) fn fill(&self, arenas: &Arenas, class: ClassIdx) -> Result<Region, Refused> {
-        self.count_miss(class);
         if self.is_closed() {
             self.flush_own(arenas);
             return arenas.get(self.arena()).allocate(&arenas.env, class);
