@@ -172,7 +172,7 @@ impl PoolBuilder {
     /// stops at 32 KiB). Up to 32 KiB each thread's bins are its own
     /// (`small_cache_size`, `normal_cache_size`). Above, a bin keeps at
     /// most 256 KiB (and at least one entry), and all the threads' bins
-    /// above 32 KiB together keep at most one chunk: a thread that reuses
+    /// above 32 KiB together reserve at most one chunk: a thread that reuses
     /// a large size skips the arena lock, while hundreds of threads serving
     /// a trickle hold no more than one (per-thread bins alone held 272 MiB
     /// for a 40 MiB peak, 300 threads, 64–512 KiB pieces). Lower it to

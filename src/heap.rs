@@ -29,7 +29,7 @@ use crate::counter::SharedCounter;
 use crate::huge::Huge;
 use crate::size_class::SizeClasses;
 use crate::sync::{Arc, Mutex, Weak};
-use crate::thread_cache::{CacheTotals, LargeParked, ThreadCache};
+use crate::thread_cache::{CacheTotals, LargeRoom, ThreadCache};
 use std::any::Any;
 use std::ptr::NonNull;
 
@@ -42,8 +42,8 @@ pub(crate) struct Heap {
     /// Every live thread cache; and the totals of caches whose threads
     /// have exited.
     caches: Mutex<(Vec<Arc<ThreadCache>>, CacheTotals)>,
-    /// Bytes parked in every cache's bins above 32 KiB, bounded by a chunk.
-    pub(crate) large_parked: Arc<LargeParked>,
+    /// Room every cache's bins above 32 KiB reserved, bounded by a chunk.
+    pub(crate) large_room: Arc<LargeRoom>,
     pub(crate) trims: SharedCounter,
     pub(crate) trimmed_bytes: SharedCounter,
     /// Capacity held by `codec` read and write buffers right now.
@@ -89,7 +89,7 @@ impl Heap {
             );
             Heap {
                 arenas: Arenas::new(env, config.arenas),
-                large_parked: Arc::new(LargeParked::new(config.chunk_size)),
+                large_room: Arc::new(LargeRoom::new(config.chunk_size)),
                 config,
                 huge: Huge::default(),
                 caches: Mutex::new((Vec::new(), CacheTotals::default())),
@@ -158,7 +158,7 @@ impl Heap {
             &self.arenas,
             self.config.cache,
             arena,
-            &self.large_parked,
+            &self.large_room,
         ));
         let mut caches = self.caches.lock();
         // Under the registry lock, which `close` takes after setting

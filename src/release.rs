@@ -103,9 +103,9 @@ unsafe fn release_quietly(region: Region, class: ClassIdx) {
     // huge mapping's too); detached from `region` so the region can move
     // below. Not used once the region is handed on.
     let heap = Heap::of(unsafe { region.chunk.as_ref() });
-    // The fast path: this thread's cache, last used for this pool; a class
-    // up to 32 KiB (never the huge one, which no bin has); a region of the
-    // cache's arena; an open pool; room in the bin. It frees nothing (it
+    // The fast path: this thread's cache, last used for this pool; a cached
+    // class (never the huge one, which no bin has); a region of the cache's
+    // arena; an open pool; the bin below its limit. It frees nothing (it
     // only parks the region), makes no call, and makes no cache.
     let region = match local::memo(heap) {
         Some(cache) => match cache.try_push_fast(region, class) {

@@ -56,7 +56,7 @@ impl Heap {
                 cache.seen_ops.store(ops, Relaxed);
                 cache.seen_epoch.store(epoch, Relaxed);
             } else if idle_since.is_some_and(|since| cache.seen_epoch.load(Relaxed) <= since)
-                && cache.totals(&self.arenas).cached_bytes > 0
+                && cache.holds_anything()
             {
                 report.cache_entries_flushed += cache.flush_foreign(&self.arenas).unwrap_or(0);
             }

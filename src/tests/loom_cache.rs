@@ -125,3 +125,36 @@ fn loom_exit_flush_races_the_trimmer() {
         crate::local::retire_current_thread();
     });
 }
+
+/// Two threads release a large buffer (80 KiB: above 32 KiB, so its bin
+/// reserves room in the pool-wide bound) into their own caches at once,
+/// while the bound (one 128 KiB chunk) has room for one: at most one
+/// parks, the other goes to the arena; the count never passes the bound,
+/// even for an instant another thread could see; and once the other
+/// thread exits, the count is exactly the room this thread's bins hold.
+#[test]
+fn loom_large_room_reserved_by_two_threads_stays_within_the_bound() {
+    const LARGE: usize = 80 << 10;
+    model(2, || {
+        let pool = pool();
+        let large = pool.heap().large_room.clone();
+        let a = pool.alloc(LARGE);
+        let p2 = pool.clone();
+        let l2 = large.clone();
+        let t = thread::spawn(move || {
+            let b = p2.alloc(LARGE);
+            drop(b);
+            assert!(l2.get() <= 128 << 10);
+            crate::local::retire_current_thread();
+        });
+        drop(a);
+        assert!(large.get() <= 128 << 10);
+        t.join().unwrap();
+        // The other thread's exit gave its room back.
+        assert_eq!(large.get(), own_cache(&pool).reserved_large());
+        assert_eq!(pool.metrics().cached_bytes, large.get());
+        assert_balanced(&pool);
+        crate::local::retire_current_thread();
+        assert_eq!(large.get(), 0);
+    });
+}

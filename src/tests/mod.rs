@@ -9,7 +9,7 @@ mod backed_off_refill;
 #[cfg(not(tidebuf_loom))]
 mod foreign;
 #[cfg(not(tidebuf_loom))]
-mod large_parked;
+mod large_room;
 #[cfg(tidebuf_loom)]
 mod loom_arena;
 #[cfg(tidebuf_loom)]

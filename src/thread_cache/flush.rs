@@ -40,7 +40,9 @@ impl ThreadCache {
     }
 
     /// Owner only. Gives back each bin's entries beyond what it served since
-    /// the last sweep. Returns the number of entries given back.
+    /// the last sweep, and a large bin's reserved room beyond that too (a
+    /// bin in use keeps its room, so its releases stay on the fast path).
+    /// Returns the number of entries given back.
     #[cold]
     pub(crate) fn sweep(&self, arenas: &Arenas) -> usize {
         let mut flushed = 0;
@@ -55,6 +57,7 @@ impl ThreadCache {
                 );
                 surplus
             });
+            bin.unreserve_beyond(used);
             flushed += surplus;
         }
         flushed
@@ -118,9 +121,18 @@ impl ThreadCache {
                 );
                 n
             });
+            bin.unreserve_beyond(0);
             flushed += n;
         }
         flushed
+    }
+
+    /// Whether this cache holds anything a trimmer would give back:
+    /// entries, or a large bin's reserved room.
+    pub(crate) fn holds_anything(&self) -> bool {
+        self.bins
+            .iter()
+            .any(|b| b.len.get() > 0 || (b.large.is_some() && b.limit.get() > 0))
     }
 
     /// Counters, readable from any thread.

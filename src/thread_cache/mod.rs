@@ -78,43 +78,50 @@ const FILL_BYTES: usize = 128 << 10;
 /// fast paths never look up a region's arena on the way out.
 const FOREIGN: usize = 1;
 
-/// Bytes parked in the bins of classes above [`SMALL_NORMAL`], across all
-/// of a pool's thread caches, and their bound: one chunk for the whole
-/// pool, however many threads. A thread that reuses a 64 KiB–1 MiB size
-/// skips the arena lock, and 300 idle threads hold no more than a busy
-/// one. The bound is checked before a park and counted after it, so
-/// threads parking at the same instant may each pass it by one region.
+/// Room reserved in the bins of classes above [`SMALL_NORMAL`], across all
+/// of a pool's thread caches, and its bound: one chunk for the whole pool,
+/// however many threads. A thread that reuses a 64 KiB–1 MiB size skips
+/// the arena lock, and 300 idle threads hold no more than a busy one.
+///
+/// A large bin reserves room one entry at a time, on a release that finds
+/// it at its [`limit`](Bin::limit), and keeps it while entries come and go
+/// — so its fast paths touch no shared line — until a sweep finds the room
+/// unused, or the cache is flushed. Reserved room bounds the bytes parked:
+/// `parked ≤ reserved ≤ limit`, exactly and at every instant.
 #[derive(Debug)]
-pub(crate) struct LargeParked {
-    parked: AtomicUsize,
+pub(crate) struct LargeRoom {
+    reserved: AtomicUsize,
     limit: usize,
 }
 
-impl LargeParked {
-    pub(crate) fn new(limit: usize) -> LargeParked {
-        LargeParked {
-            parked: AtomicUsize::new(0),
+impl LargeRoom {
+    pub(crate) fn new(limit: usize) -> LargeRoom {
+        LargeRoom {
+            reserved: AtomicUsize::new(0),
             limit,
         }
     }
 
-    /// Regions of `size` bytes that may still be parked.
-    fn room(&self, size: usize) -> usize {
-        self.limit.saturating_sub(self.parked.load(Relaxed)) / size
+    /// Reserves room for `bytes` more, if the bound allows. A CAS loop,
+    /// not an add undone on failure: the count never passes the bound, so
+    /// a thread reading it never sees room taken that nobody can use.
+    fn reserve(&self, bytes: usize) -> bool {
+        self.reserved
+            .fetch_update(Relaxed, Relaxed, |r| {
+                r.checked_add(bytes).filter(|&after| after <= self.limit)
+            })
+            .is_ok()
     }
 
-    fn add(&self, bytes: usize) {
-        self.parked.fetch_add(bytes, Relaxed);
+    /// Gives reserved room back.
+    fn unreserve(&self, bytes: usize) {
+        self.reserved.fetch_sub(bytes, Relaxed);
     }
 
-    fn sub(&self, bytes: usize) {
-        self.parked.fetch_sub(bytes, Relaxed);
-    }
-
-    /// Bytes parked now, in every cache.
-    #[cfg(all(test, not(tidebuf_loom)))]
+    /// Bytes reserved now, by every cache.
+    #[cfg(test)]
     pub(crate) fn get(&self) -> usize {
-        self.parked.load(Relaxed)
+        self.reserved.load(Relaxed)
     }
 }
 
@@ -126,6 +133,12 @@ impl LargeParked {
 /// except while [`entries`](Bin::entries) lends it to a slow path.
 /// An entry's chunk address may carry [`FOREIGN`]: not a valid `Region`
 /// until [`ThreadCache::unpark_one`] clears it.
+///
+/// ```text
+///  slots: [e0 e1 e2 .. .. .. .. ..]   capacity (reserved once, as `max`)
+///          └─ len ─┘
+///          └──── limit ─────┘         a release parks on the fast path below it
+/// ```
 #[derive(Debug)]
 struct Bin {
     /// Owner-only. Reserved as exactly `max` on first use.
@@ -136,9 +149,15 @@ struct Bin {
     max: u32,
     /// Entries parked: the length of the stack.
     len: Counter,
-    /// For a class above [`SMALL_NORMAL`]: the pool-wide count its parked
-    /// bytes are part of (the fast paths never touch these bins).
-    large: Option<Arc<LargeParked>>,
+    /// Entries a release may park without a slow-path visit; never above
+    /// the capacity (kept so by [`entries`](Bin::entries)), which is what
+    /// makes the fast path's write in bounds. `max` once the slots are
+    /// reserved, for a small class; for a large one, the room it reserved
+    /// in `large`.
+    limit: Counter,
+    /// For a class above [`SMALL_NORMAL`]: the pool-wide bound its
+    /// reserved room counts against.
+    large: Option<Arc<LargeRoom>>,
     /// Allocations served from this bin.
     hits: Counter,
     /// Allocations of this class that found the bin empty.
@@ -155,18 +174,25 @@ impl Bin {
     /// `flush_foreign`); loom checks that no two accesses overlap.
     fn entries<R>(&self, f: impl FnOnce(&mut Vec<Region>) -> R) -> R {
         /// Hands the vector's length back to `len` when `f` is done — or
-        /// unwinds: a stale `len` would read slots that are not entries.
+        /// unwinds: a stale `len` would read slots that are not entries —
+        /// and keeps `limit` within the capacity `f` may have reserved or
+        /// swapped.
         struct Lent<'a> {
             bin: &'a Bin,
             slots: &'a mut Vec<Region>,
-            before: usize,
         }
         impl Drop for Lent<'_> {
             fn drop(&mut self) {
-                let after = self.slots.len();
-                self.bin.len.set(after);
-                if let Some(large) = self.bin.large.as_ref().filter(|_| after != self.before) {
-                    large.add(after.wrapping_sub(self.before).wrapping_mul(self.bin.size));
+                let bin = self.bin;
+                bin.len.set(self.slots.len());
+                let room = self.slots.capacity().min(bin.max as usize);
+                match &bin.large {
+                    None => bin.limit.set(room),
+                    Some(large) if bin.limit.get() > room => {
+                        large.unreserve((bin.limit.get() - room) * bin.size);
+                        bin.limit.set(room);
+                    }
+                    Some(_) => {}
                 }
                 // SAFETY: shortening; `Region` has no destructor.
                 unsafe { self.slots.set_len(0) };
@@ -178,28 +204,46 @@ impl Bin {
             // claiming trimmer after finding the owner idle, gets here, and
             // no caller nests a second access.
             let slots = unsafe { &mut *slots };
-            let before = self.len.get();
             // SAFETY: `slots[..len]` are the initialised entries (`pop` and
             // `park` keep it so, within the capacity reserved).
-            unsafe { slots.set_len(before) };
-            let lent = Lent {
-                bin: self,
-                slots,
-                before,
-            };
+            unsafe { slots.set_len(self.len.get()) };
+            let lent = Lent { bin: self, slots };
             f(lent.slots)
         })
     }
 
-    /// Takes the top entry, if any (possibly tagged [`FOREIGN`]), counted
-    /// off the pool-wide large bytes for a large class. Same callers as
-    /// [`entries`](Self::entries).
+    /// Takes the top entry, if any (possibly tagged [`FOREIGN`]). Same
+    /// callers as [`entries`](Self::entries).
     fn pop(&self) -> Option<Region> {
-        let top = self.pop_if(|_| true)?;
-        if let Some(large) = &self.large {
-            large.sub(self.size);
+        self.pop_if(|_| true)
+    }
+
+    /// Entered. Makes room for one more entry in a large bin at its limit,
+    /// from the pool-wide bound; `false` if the bin is at `max` or the
+    /// bound is reached.
+    fn reserve_one(&self, large: &LargeRoom) -> bool {
+        if self.limit.get() >= self.max as usize || !large.reserve(self.size) {
+            return false;
         }
-        Some(top)
+        self.entries(|entries| {
+            if entries.capacity() == 0 {
+                entries.reserve_exact(self.max as usize);
+            }
+        });
+        // After `entries`: the capacity it reserved bounds the new limit.
+        self.limit.add(1);
+        true
+    }
+
+    /// Entered. Gives back a large bin's reserved room beyond `keep`
+    /// entries (at least the entries it holds).
+    fn unreserve_beyond(&self, keep: usize) {
+        let Some(large) = &self.large else { return };
+        let keep = keep.max(self.len.get());
+        if let Some(surplus) = self.limit.get().checked_sub(keep) {
+            large.unreserve(surplus * self.size);
+            self.limit.set(keep);
+        }
     }
 
     /// Takes the top entry if there is one and `take` accepts it.
@@ -228,22 +272,20 @@ impl Bin {
         Some(top)
     }
 
-    /// Pushes the entry `make` returns if the bin has room: reserved, and
-    /// not full (the capacity is reserved as exactly `max`); else hands
-    /// `region` back.
+    /// Pushes the entry `make` returns if the bin is below its limit; else
+    /// hands `region` back.
     #[inline(always)]
     fn push(&self, region: Region, make: impl FnOnce(Region) -> Region) -> Result<(), Region> {
         let n = self.len.get();
+        if n >= self.limit.get() {
+            return Err(region);
+        }
         self.slots.with_mut(|slots| {
-            // SAFETY: exclusive (see `entries`).
-            let slots = unsafe { &mut *slots };
-            if n >= slots.capacity() {
-                return Err(region);
-            }
-            // SAFETY: `n < capacity`: slot `n` exists and is unused.
-            unsafe { slots.as_mut_ptr().add(n).write(make(region)) };
-            Ok(())
-        })?;
+            // SAFETY: exclusive (see `entries`); `n < limit <= capacity`
+            // (`limit` is kept within the capacity by `entries`, the only
+            // place the capacity changes): slot `n` exists and is unused.
+            unsafe { (*slots).as_mut_ptr().add(n).write(make(region)) };
+        });
         self.len.set(n + 1);
         Ok(())
     }
@@ -271,9 +313,8 @@ pub(crate) struct ThreadCache {
     pub(crate) seen_ops: AtomicU64,
     pub(crate) seen_epoch: AtomicU64,
     bins: Box<[Bin]>,
-    /// The bins the fast paths use: those of classes up to [`SMALL_NORMAL`],
-    /// the first `fast_bins` (at most `bins.len()`, both set once in `new`).
-    fast_bins: usize,
+    /// The first bin of a class above [`SMALL_NORMAL`] (or `bins.len()`).
+    large_from: usize,
     /// Bytes of [`FOREIGN`] entries parked here, by their arena (a release
     /// parks regions of any arena). With the rest — the cache's own arena's
     /// — this is what `metrics()` takes off each arena's handed-out bytes,
@@ -309,7 +350,7 @@ impl ThreadCache {
         arenas: &Arenas,
         cfg: CacheConfig,
         arena: u32,
-        large: &Arc<LargeParked>,
+        large: &Arc<LargeRoom>,
     ) -> ThreadCache {
         let classes = arenas.classes();
         // Classes whose capacity is at most `max_capacity` (and the chunk).
@@ -339,6 +380,7 @@ impl ThreadCache {
                     }
                 },
                 len: Counter::default(),
+                limit: Counter::default(),
                 large: (classes.size(c as ClassIdx) > SMALL_NORMAL).then(|| large.clone()),
                 hits: Counter::default(),
                 misses: Counter::default(),
@@ -346,7 +388,7 @@ impl ThreadCache {
                 hits_at_sweep: Cell::new(0),
             })
             .collect::<Box<[Bin]>>();
-        let fast_bins = bins.iter().take_while(|b| b.large.is_none()).count();
+        let large_from = bins.iter().take_while(|b| b.large.is_none()).count();
 
         ThreadCache {
             arena: AtomicU32::new(arena),
@@ -362,7 +404,7 @@ impl ThreadCache {
                 _ => (0..arenas.len()).map(|_| Counter::default()).collect(),
             },
             bins,
-            fast_bins,
+            large_from,
             until_sweep: Cell::new(cfg.sweep_threshold),
             sweep_threshold: cfg.sweep_threshold,
         }
@@ -434,14 +476,14 @@ impl ThreadCache {
         }
     }
 
-    /// The bin of `class` if the fast paths use it (not a large class).
+    /// The bin of `class`, if cached (one compare: `bins.get` would keep
+    /// a panic path).
     #[inline(always)]
     fn fast_bin(&self, class: ClassIdx) -> Option<&Bin> {
-        if class as usize >= self.fast_bins {
+        if class as usize >= self.bins.len() {
             return None;
         }
-        // SAFETY: `class < fast_bins <= bins.len()` (`new` sets both, and
-        // neither changes after).
+        // SAFETY: `class < bins.len()`, just checked.
         Some(unsafe { self.bins.get_unchecked(class as usize) })
     }
 
@@ -454,10 +496,11 @@ impl ThreadCache {
     }
 
     /// Whether `class` is above [`SMALL_NORMAL`]: its bin, if cached, is
-    /// one of the pool-wide bounded ones the fast paths leave alone.
+    /// one of the pool-wide bounded ones, never refilled and never flushed
+    /// to make room.
     #[inline]
     pub(crate) fn is_large(&self, class: ClassIdx) -> bool {
-        class as usize >= self.fast_bins
+        class as usize >= self.large_from
     }
 
     /// Whether allocations of `class` go through this cache.
@@ -561,10 +604,10 @@ impl ThreadCache {
 
     fn fill_entered(&self, arenas: &Arenas, class: ClassIdx) -> Result<Region, Refused> {
         let bin = &self.bins[class as usize];
-        let mut extra = (bin.max as usize / 8).min(FILL_BYTES / bin.size);
-        if let Some(large) = &bin.large {
-            extra = extra.min(large.room(bin.size));
-        }
+        // Never a large class (`Heap::allocate_slow`): its room is reserved
+        // by releases only.
+        debug_assert!(bin.large.is_none());
+        let extra = (bin.max as usize / 8).min(FILL_BYTES / bin.size);
         bin.entries(|entries| {
             if entries.capacity() == 0 {
                 entries.reserve_exact(bin.max as usize);
@@ -592,8 +635,8 @@ impl ThreadCache {
     }
 
     /// Owner only. The release fast path: parks `region` if its class is
-    /// cached, it is of this cache's arena, the pool open and its bin has
-    /// room. Makes no call; hands the region back otherwise, for
+    /// cached, it is of this cache's arena, the pool open and its bin below
+    /// its limit. Makes no call; hands the region back otherwise, for
     /// [`try_park`](Self::try_park) or [`push`](Self::push) on the slow
     /// side.
     #[inline(always)]
@@ -626,25 +669,16 @@ impl ThreadCache {
         parked
     }
 
-    /// Entered. Parks `region` in `bin` if it has room.
+    /// Entered. Parks `region` in `bin` if it has room (a large bin at its
+    /// limit reserves one more entry first).
     #[inline(always)]
     fn park_entered(&self, bin: &Bin, region: Region) -> Result<(), Region> {
         if let Some(large) = &bin.large {
-            if large.room(bin.size) == 0 {
+            if bin.len.get() >= bin.limit.get() && !bin.reserve_one(large) {
                 return Err(region);
             }
-            // Never refilled (a large class goes to its arena on a miss):
-            // reserved on the first park instead.
-            bin.entries(|entries| {
-                if entries.capacity() == 0 {
-                    entries.reserve_exact(bin.max as usize);
-                }
-            });
         }
         bin.push(region, |region| self.tag_foreign(region, bin.size))?;
-        if let Some(large) = &bin.large {
-            large.add(bin.size);
-        }
         bin.puts.add(1);
         Ok(())
     }
@@ -720,10 +754,9 @@ impl ThreadCache {
     fn push_slow(&self, arenas: &Arenas, region: Region, class: ClassIdx) {
         let bin = &self.bins[class as usize];
         bin.puts.add(1);
-        let no_room = bin.large.as_ref().is_some_and(|l| l.room(bin.size) == 0);
-        if bin.max == 0 || no_room {
-            // A zero-size bin caches nothing, and the pool's large bins are
-            // full; but this is still a release.
+        if bin.max == 0 || bin.large.is_some() {
+            // A zero-size bin caches nothing, and a large one is at its
+            // room (`park_entered` just failed); but this is a release.
             arenas.free_uncounted(class, std::iter::once(region));
             return;
         }
@@ -737,8 +770,7 @@ impl ThreadCache {
                     entries.reserve_exact(bin.max as usize);
                 }
             } else {
-                // Half, at least one — none if the bin is empty (the pool's
-                // large bins were full a moment ago, and are not now).
+                // Half, at least one (none of an empty bin).
                 let flushed = (entries.len() / 2).max(1).min(entries.len());
                 arenas.free_uncounted(class, self.unpark(class, entries.drain(..flushed)));
             }
@@ -842,5 +874,24 @@ impl ThreadCache {
     /// Plays the trimmer's side of the hand-off.
     pub(crate) fn set_claim(&self, claimed: bool) {
         self.claim.store(claimed, Relaxed);
+    }
+}
+
+#[cfg(test)]
+impl ThreadCache {
+    /// Bytes of room this cache's large bins reserved in the pool-wide
+    /// bound.
+    pub(crate) fn reserved_large(&self) -> usize {
+        self.bins
+            .iter()
+            .filter(|b| b.large.is_some())
+            .map(|b| {
+                assert!(
+                    b.len.get() <= b.limit.get(),
+                    "a large bin parks within its room"
+                );
+                b.limit.get() * b.size
+            })
+            .sum()
     }
 }
