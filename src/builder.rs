@@ -61,7 +61,7 @@ impl Machine {
 }
 
 const DEFAULT_PAGE: usize = 8 << 10;
-const DEFAULT_CHUNK: usize = 4 << 20;
+const DEFAULT_CHUNK: usize = 8 << 20;
 
 /// Builds a [`Pool`](crate::Pool); every setting has a default (Netty 4.1's sizes unless
 /// a method says otherwise).
@@ -136,8 +136,16 @@ impl PoolBuilder {
     }
 
     /// Chunk size: `page_size × 2^k` with k ≥ 3, from 128 KiB to 1 GiB
-    /// (default 4 MiB, or 8 pages where the page is above 512 KiB).
+    /// (default 8 MiB, or 8 pages where the page is above 1 MiB).
     /// Requests above it are huge: served by a mapping of their own.
+    ///
+    /// Netty's chunk is 4 MiB. Twice that keeps every size of a 1–5 MiB
+    /// response a page run in a chunk, where a thread's next buffer lands
+    /// on the memory its last one just wrote, still in the CPU caches;
+    /// with 4 MiB chunks a quarter of such buffers were huge, in memory of
+    /// their own, and a thread's working set twice as large (8 threads on
+    /// 2 cores: 34 µs per buffer against 17.9 µs with 8 MiB, glibc 17.4).
+    /// A smaller chunk gives back memory in finer steps under a trickle.
     pub fn chunk_size(mut self, bytes: usize) -> Self {
         self.chunk_size = Some(bytes);
         self
@@ -390,7 +398,7 @@ mod tests {
             // The default builds, with pages of whole OS pages.
             let pool = Pool::builder().simulate(os_page, 4).build().unwrap();
             assert_eq!(pool.page_size(), os_page);
-            assert_eq!(pool.chunk_size(), 4 << 20);
+            assert_eq!(pool.chunk_size(), (8 << 20).max(8 * os_page));
             assert_eq!(pool.heap().config.os_page, os_page);
             // And it purges whole pages only: a trim after a release keeps
             // the neighbour's bytes.

@@ -82,6 +82,7 @@ fn a_trickle_shares_one_arena() {
 fn a_large_run_reuses_the_chunk_a_large_run_just_left() {
     let pool = tidebuf::Pool::builder()
         .arenas(1)
+        .chunk_size(4 << 20)
         .trim_policy(tidebuf::TrimPolicy::Never)
         .build()
         .unwrap();

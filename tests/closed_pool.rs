@@ -45,11 +45,13 @@ fn big_live() -> isize {
     BIG_LIVE.with(Cell::get)
 }
 
+/// Pinned, so that 5 MiB is huge.
 const CHUNK: isize = 4 << 20;
 
 fn pool() -> Pool {
     Pool::builder()
         .backing(Backing::Heap)
+        .chunk_size(CHUNK as usize)
         .trim_policy(TrimPolicy::Never)
         .build()
         .unwrap()
@@ -94,6 +96,7 @@ fn buffers_of_every_kind_free_everything_after_close() {
 fn deposited_bins_pin_nothing_after_close() {
     let pool = Pool::builder()
         .backing(Backing::Heap)
+        .chunk_size(CHUNK as usize)
         .trim_policy(TrimPolicy::Never)
         .small_cache_size(8)
         .build()

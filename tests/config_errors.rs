@@ -96,9 +96,10 @@ fn edges_that_are_valid() {
         .build()
         .unwrap();
     Pool::builder().chunk_size(1 << 30).build().unwrap();
+    // The smallest cap: one chunk (8 MiB by default).
     Pool::builder()
         .arenas(1)
-        .max_memory(Some(4 << 20))
+        .max_memory(Some(8 << 20))
         .build()
         .unwrap();
 }

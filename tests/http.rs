@@ -141,7 +141,12 @@ async fn payloads_metrics_errors_and_the_ebb() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn max_memory_gives_503_not_a_crash() {
-    let pool = Pool::builder().max_memory(Some(4 << 20)).build().unwrap();
+    // 4 MiB chunks: the smallest cap, and 5 MB a huge request over it.
+    let pool = Pool::builder()
+        .chunk_size(4 << 20)
+        .max_memory(Some(4 << 20))
+        .build()
+        .unwrap();
     let (addr, _state, stop) = start(pool).await;
     let (status, body) = get(addr, "/payload?size=5000000").await;
     assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
@@ -161,7 +166,12 @@ async fn at_the_cap_wait_serves_a_burst_that_reject_refuses() {
     const BURST: usize = 32;
     const SIZE: usize = 5 << 20;
     for on_cap in [server::OnCap::Reject, server::OnCap::Wait] {
-        let pool = Pool::builder().max_memory(Some(16 << 20)).build().unwrap();
+        // 4 MiB chunks: 5 MiB is huge, exactly its own bytes at the cap.
+        let pool = Pool::builder()
+            .chunk_size(4 << 20)
+            .max_memory(Some(16 << 20))
+            .build()
+            .unwrap();
         let held = pool.alloc(12 << 20);
         let (addr, state, stop) = start_with(pool.clone(), on_cap).await;
         let started = std::time::Instant::now();

@@ -12,9 +12,9 @@ fn counts_by_kind_and_bytes() {
         .unwrap();
     let small = pool.alloc(100); // 112
     let normal = pool.alloc(100_000); // 112 KiB class
-    let huge = pool.alloc(5 << 20);
+    let huge = pool.alloc(10 << 20);
     let m = pool.metrics();
-    assert_eq!(m.active_bytes, 112 + (112 << 10) + (5 << 20));
+    assert_eq!(m.active_bytes, 112 + (112 << 10) + (10 << 20));
     assert_eq!(
         (
             m.allocations.small,
@@ -24,13 +24,13 @@ fn counts_by_kind_and_bytes() {
         (1, 1, 1)
     );
     assert_eq!((m.chunks, m.huge_buffers), (1, 1));
-    assert_eq!(m.used_bytes, (4 << 20) + (5 << 20));
+    assert_eq!(m.used_bytes, (8 << 20) + (10 << 20));
     assert_eq!(m.cached_bytes, 0);
     assert_eq!(m.arenas.len(), 1);
     let a = &m.arenas[0];
     assert_eq!(
         (a.threads, a.chunks, a.used_bytes, a.active_bytes),
-        (1, 1, 4 << 20, 112 + (112 << 10))
+        (1, 1, 8 << 20, 112 + (112 << 10))
     );
     drop((small, normal, huge));
     let m = pool.metrics();
@@ -40,17 +40,17 @@ fn counts_by_kind_and_bytes() {
     // until trimmed.
     assert_eq!(
         (m.used_bytes, m.cached_bytes, m.huge_buffers),
-        ((4 << 20) + (5 << 20), 5 << 20, 0)
+        ((8 << 20) + (10 << 20), 10 << 20, 0)
     );
     let report = pool.trim();
     assert_eq!(
         (report.chunks_released, report.bytes_released),
-        (1, (4 << 20) + (5 << 20))
+        (1, (8 << 20) + (10 << 20))
     );
     let m = pool.metrics();
     assert_eq!(
         (m.used_bytes, m.chunks, m.trims, m.trimmed_bytes),
-        (0, 0, 1, (4 << 20) + (5 << 20))
+        (0, 0, 1, (8 << 20) + (10 << 20))
     );
 }
 
@@ -164,8 +164,8 @@ fn per_arena_figures_add_up_to_the_pool() {
     for _ in 0..WORKERS {
         done_rx.recv().unwrap();
     }
-    let huge = pool.alloc(5 << 20);
-    drop(pool.alloc(6 << 20)); // kept as a recycled mapping
+    let huge = pool.alloc(10 << 20);
+    drop(pool.alloc(12 << 20)); // kept as a recycled mapping
     let m = pool.metrics();
     assert!(
         m.cached_bytes > m.huge_bytes - huge.capacity(),

@@ -100,8 +100,8 @@ fn arena_series_add_up_to_the_pool_series() {
     registry.register_collector(Box::new(PoolCollector::new(&pool)));
     let live: Vec<_> = (0..40).map(|i| pool.alloc(100 + i * 500)).collect();
     let gone: Vec<_> = (0..40).map(|i| pool.alloc(1000 + i * 300)).collect();
-    let huge = pool.alloc(5 << 20);
-    drop(pool.alloc(6 << 20)); // a recycled huge mapping
+    let huge = pool.alloc(10 << 20);
+    drop(pool.alloc(12 << 20)); // a recycled huge mapping
     let (tx, rx) = std::sync::mpsc::channel();
     let scraper = std::thread::spawn({
         let pool = pool.clone();
