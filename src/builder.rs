@@ -178,8 +178,8 @@ impl PoolBuilder {
 
     /// Largest buffer capacity thread caches keep (default 1 MiB; Netty
     /// stops at 32 KiB). Up to 32 KiB each thread's bins are its own
-    /// (`small_cache_size`, `normal_cache_size`). Above, a bin keeps at
-    /// most 256 KiB (and at least one entry), and all the threads' bins
+    /// (`small_cache_size`, `normal_cache_size`). Above, a bin keeps as
+    /// many entries, and at most a chunk's worth, and all the threads' bins
     /// above 32 KiB together reserve at most one chunk: a thread that reuses
     /// a large size skips the arena lock, while hundreds of threads serving
     /// a trickle hold no more than one (per-thread bins alone held 272 MiB

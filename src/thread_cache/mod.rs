@@ -60,12 +60,10 @@ const SPREAD_AFTER: u32 = 4;
 /// Slow-path calls of a thread per contention-counting window.
 const SPREAD_WINDOW: u32 = 64;
 
-/// Normal classes up to this size keep `normal_entries` entries per bin
-/// (Netty caches up to here); larger ones at most [`LARGE_BIN_BYTES`].
+/// Normal classes up to this size keep `normal_entries` entries per bin,
+/// their own (Netty caches up to here); larger ones as many, and at most a
+/// chunk's worth, within room reserved in the pool-wide [`LargeRoom`].
 const SMALL_NORMAL: usize = 32 << 10;
-/// Most bytes a bin of a class above [`SMALL_NORMAL`] keeps (at least one
-/// entry).
-const LARGE_BIN_BYTES: usize = 256 << 10;
 
 /// Most bytes a refill parks beyond the region it returns: enough to make
 /// misses rare for small classes, without parking much of the large ones.
@@ -368,15 +366,17 @@ impl ThreadCache {
                 max: if c < classes.small_count() {
                     cfg.small_entries
                 } else {
-                    // Above 32 KiB a bin keeps at most LARGE_BIN_BYTES (and
-                    // one entry): enough that a thread reusing a large size
-                    // never takes the arena lock, little per idle thread.
+                    // Above 32 KiB a bin may hold up to the pool-wide bound
+                    // (one chunk): a thread that makes and drops a batch of
+                    // 64 × 256 KiB skips the arena lock for half of them.
+                    // What a bin really holds is the room it reserved, and
+                    // a sweep takes back what it did not use.
                     let size = classes.size(c as ClassIdx);
                     match size <= SMALL_NORMAL {
                         true => cfg.normal_entries,
                         false => cfg
                             .normal_entries
-                            .min((LARGE_BIN_BYTES / size).max(1) as u32),
+                            .min((classes.chunk_size() / size).max(1) as u32),
                     }
                 },
                 len: Counter::default(),
