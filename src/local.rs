@@ -87,10 +87,48 @@ pub(crate) fn cache(pool: &Heap) -> Option<&ThreadCache> {
 /// every other case to their slow side.
 #[inline(always)]
 pub(crate) fn memo(pool: &Heap) -> Option<&ThreadCache> {
-    let key = pool as *const Heap as usize;
-    let (memo_key, memo) = MEMO.with(Cell::get);
-    // SAFETY: as in `cache`.
-    (memo_key == key).then(|| unsafe { &*memo })
+    // SAFETY: read just now, on this thread.
+    unsafe { Memo::now().cache_for(pool) }
+}
+
+/// `MEMO` as read at one instant: the pool last used on this thread, and
+/// its cache.
+///
+/// A buffer's drop reads it where it is inlined — in the crate that drops
+/// the buffer, which reads a thread-local as that binary allows (one `%fs`
+/// load in an executable) — and hands it to the out-of-line release. That
+/// one, compiled here for any binary, would reach the thread-local through
+/// what the compiler must treat as a call, and so keep its values in
+/// callee-saved registers it pushes and pops on every release.
+#[derive(Clone, Copy)]
+pub(crate) struct Memo {
+    key: usize,
+    cache: *const ThreadCache,
+}
+
+impl Memo {
+    /// Reads this thread's memo.
+    #[inline(always)]
+    pub(crate) fn now() -> Memo {
+        let (key, cache) = MEMO.with(Cell::get);
+        Memo { key, cache }
+    }
+
+    /// This thread's cache for `pool`, if the memo names it.
+    ///
+    /// # Safety
+    /// `self` was read by the calling thread, and none of this thread's
+    /// cache entries went away since: only `cache_slow` (for pools already
+    /// dropped) and the thread's exit remove entries, so a caller that
+    /// calls neither in between is fine. (A `Memo` is not `Send`.)
+    #[inline(always)]
+    pub(crate) unsafe fn cache_for(self, pool: &Heap) -> Option<&ThreadCache> {
+        let key = pool as *const Heap as usize;
+        // SAFETY: as in `cache` — MEMO pointed at this thread's live entry
+        // for `pool` when read, and by the contract that entry is still
+        // there; it lives as long as `pool` does on this thread.
+        (self.key == key).then(|| unsafe { &*self.cache })
+    }
 }
 
 #[cold]

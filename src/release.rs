@@ -24,7 +24,7 @@ use crate::arena::destroy_chunk;
 use crate::chunk::ChunkHeader;
 use crate::heap::Heap;
 use crate::huge::destroy_huge;
-use crate::local;
+use crate::local::{self, Memo};
 use crate::region::Region;
 use crate::size_class::{ClassIdx, HUGE_CLASS};
 
@@ -40,6 +40,17 @@ use crate::size_class::{ClassIdx, HUGE_CLASS};
 /// afterwards.
 #[inline(always)]
 pub(crate) unsafe fn release(region: Region, class: ClassIdx) {
+    // SAFETY: forwarded contract; the memo is this thread's, read now.
+    unsafe { release_with(region, class, Memo::now()) }
+}
+
+/// [`release`] with this thread's [`Memo`], read by the caller.
+///
+/// # Safety
+/// As [`release`]; and `memo` was read by this thread, with no call in
+/// between that removes its cache entries (see [`Memo::cache_for`]).
+#[inline(always)]
+pub(crate) unsafe fn release_with(region: Region, class: ClassIdx, memo: Memo) {
     #[cfg(feature = "debug-checks")]
     {
         let heap = Heap::of(region.header());
@@ -73,7 +84,7 @@ pub(crate) unsafe fn release(region: Region, class: ClassIdx) {
         return unsafe { release_and_notify(region, class) };
     }
     // SAFETY: forwarded contract.
-    unsafe { release_quietly(region, class) }
+    unsafe { release_quietly(region, class, memo) }
 }
 
 /// Someone waits at the cap: the release, then a wake-up, with a heap
@@ -85,8 +96,8 @@ pub(crate) unsafe fn release(region: Region, class: ClassIdx) {
 #[inline(never)]
 unsafe fn release_and_notify(region: Region, class: ClassIdx) {
     let keep = region.header().owner.clone();
-    // SAFETY: forwarded contract.
-    unsafe { release_quietly(region, class) };
+    // SAFETY: forwarded contract; the memo is this thread's, read now.
+    unsafe { release_quietly(region, class, Memo::now()) };
     Heap::of_owner(&keep).env().budget.waiters.notify();
     drop(keep); // may free the heap: nothing borrows it any more
 }
@@ -96,9 +107,9 @@ unsafe fn release_and_notify(region: Region, class: ClassIdx) {
 /// region over.
 ///
 /// # Safety
-/// As [`release`].
+/// As [`release_with`].
 #[inline(always)]
-unsafe fn release_quietly(region: Region, class: ClassIdx) {
+unsafe fn release_quietly(region: Region, class: ClassIdx, memo: Memo) {
     // SAFETY: the header outlives every outstanding region of its chunk (a
     // huge mapping's too); detached from `region` so the region can move
     // below. Not used once the region is handed on.
@@ -107,7 +118,8 @@ unsafe fn release_quietly(region: Region, class: ClassIdx) {
     // class (never the huge one, which no bin has); a region of the cache's
     // arena; an open pool; the bin below its limit. It frees nothing (it
     // only parks the region), makes no call, and makes no cache.
-    let region = match local::memo(heap) {
+    // SAFETY: by the contract, `memo` is this thread's and still valid.
+    let region = match unsafe { memo.cache_for(heap) } {
         Some(cache) => match cache.try_push_fast(region, class) {
             Ok(()) => return,
             Err(region) => region,

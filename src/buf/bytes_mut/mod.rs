@@ -37,8 +37,9 @@ use crate::chunk::ChunkHeader;
 use crate::error::alloc_failed;
 use crate::error::{AllocError, AllocErrorKind};
 use crate::heap::Heap;
+use crate::local::Memo;
 use crate::region::Region;
-use crate::release::release;
+use crate::release::{release, release_with};
 use crate::size_class::{ClassIdx, HUGE_CLASS};
 use crate::sync::atomic::AtomicU32;
 use crate::sync::atomic::Ordering::{Acquire, Relaxed, Release};
@@ -519,15 +520,16 @@ impl Drop for PooledBytesMut {
     // function is returned with the stores that built it.
     #[inline(always)]
     fn drop(&mut self) {
-        drop_words(self.ptr, self.len, self.cap, self.tagged);
+        drop_words(self.ptr, self.len, self.cap, self.tagged, Memo::now());
     }
 }
 
 /// Drops a buffer given its words (as separate arguments, so they travel
-/// in registers): the release fast path for a unique view at its region's
-/// start, else [`drop_slow`].
+/// in registers) and this thread's [`Memo`], read at the drop site: the
+/// release fast path for a unique view at its region's start, else
+/// [`drop_slow`].
 #[inline(never)]
-fn drop_words(ptr: NonNull<u8>, len: usize, cap: usize, tagged: *mut ChunkHeader) {
+fn drop_words(ptr: NonNull<u8>, len: usize, cap: usize, tagged: *mut ChunkHeader, memo: Memo) {
     if tagged.addr() & (SHARED | EMPTY | MOVED) == 0 {
         let region = Region {
             ptr,
@@ -537,8 +539,9 @@ fn drop_words(ptr: NonNull<u8>, len: usize, cap: usize, tagged: *mut ChunkHeader
         };
         // SAFETY: called from `drop` with the words of the buffer being
         // dropped, which is not used after it; the region (starting at
-        // `ptr`: not moved) is ours alone.
-        unsafe { release(region, (tagged.addr() & CLASS_MASK) as ClassIdx) };
+        // `ptr`: not moved) is ours alone. `memo` was read by that `drop`
+        // on this thread, with nothing run in between.
+        unsafe { release_with(region, (tagged.addr() & CLASS_MASK) as ClassIdx, memo) };
     } else {
         drop_slow(ptr, len, cap, tagged);
     }
