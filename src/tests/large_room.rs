@@ -66,3 +66,45 @@ fn the_pool_wide_large_count_is_the_room_the_large_bins_reserved() {
     assert_eq!(large.get(), 0);
     agrees("trimmed");
 }
+
+/// An idle thread whose large bin holds room but no entry (its buffer is
+/// out) gives the room back at the decay trimmer's idle-cache step, as a
+/// cache with entries would: otherwise idle threads could hold the whole
+/// pool-wide bound with nothing parked.
+#[test]
+fn an_idle_threads_room_without_entries_goes_with_decay() {
+    use std::sync::mpsc;
+    let pool = Pool::builder()
+        .arenas(1)
+        .trim_policy(TrimPolicy::decay(std::time::Duration::from_secs(3600)))
+        .background_trimmer(false)
+        .build()
+        .unwrap();
+    let large = pool.heap().large_room.clone();
+    let (held_tx, held_rx) = mpsc::channel();
+    let (done_tx, done_rx) = mpsc::channel::<()>();
+    let worker = std::thread::spawn({
+        let pool = pool.clone();
+        move || {
+            drop(pool.alloc(64 << 10)); // reserves room for one, parks it
+            let out = pool.alloc(64 << 10); // takes it back: the room stays
+            held_tx.send(()).unwrap();
+            done_rx.recv().unwrap();
+            drop(out);
+        }
+    });
+    held_rx.recv().unwrap();
+    assert_eq!((large.get(), pool.metrics().cached_bytes), (64 << 10, 0));
+    // Ticks by hand: the worker makes no call, so its cache turns idle.
+    let mut ticks = 0;
+    while large.get() > 0 {
+        pool.heap().decay_tick();
+        ticks += 1;
+        assert!(
+            ticks <= 4 * crate::clock::IDLE_TICKS,
+            "the room was never given back"
+        );
+    }
+    done_tx.send(()).unwrap();
+    worker.join().unwrap();
+}
