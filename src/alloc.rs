@@ -103,8 +103,9 @@ impl Heap {
         let mut trimmed = false;
         loop {
             let result = match (class, cache) {
-                // A refill parks nothing extra for a large class (its bin
-                // keeps a few at most): straight to the arena.
+                // A large class's bin gets its entries from releases only
+                // (each under room reserved pool-wide): a miss goes
+                // straight to the arena.
                 (Some(class), Some(cache)) if cache.caches(class) && !cache.is_large(class) => {
                     cache.fill(&self.arenas, class)
                 }

@@ -136,7 +136,7 @@ impl PoolBuilder {
     }
 
     /// Chunk size: `page_size × 2^k` with k ≥ 3, from 128 KiB to 1 GiB
-    /// (default 8 MiB, or 8 pages where the page is above 1 MiB).
+    /// (default 8 MiB).
     /// Requests above it are huge: served by a mapping of their own.
     ///
     /// Netty's chunk is 4 MiB. Twice that keeps every size of a 1–5 MiB

@@ -110,17 +110,23 @@ impl Memo {
     /// Reads this thread's memo.
     #[inline(always)]
     pub(crate) fn now() -> Memo {
+        // A `const` thread-local without a destructor: never torn down.
+        #[cfg(not(tidebuf_loom))]
         let (key, cache) = MEMO.with(Cell::get);
+        // loom's can be, at a model's end: then no memo, the slow side.
+        #[cfg(tidebuf_loom)]
+        let (key, cache) = MEMO.try_with(Cell::get).unwrap_or((0, ptr::null()));
         Memo { key, cache }
     }
 
     /// This thread's cache for `pool`, if the memo names it.
     ///
     /// # Safety
-    /// `self` was read by the calling thread, and none of this thread's
-    /// cache entries went away since: only `cache_slow` (for pools already
-    /// dropped) and the thread's exit remove entries, so a caller that
-    /// calls neither in between is fine. (A `Memo` is not `Send`.)
+    /// `self` was read by the calling thread (a `Memo` is not `Send`), and
+    /// `pool` is alive. Then the entry it names, if any, is still there:
+    /// `cache_slow` prunes only entries of pools already dropped, and the
+    /// thread's exit — the destructor of `LOCALS`, which clears `MEMO`
+    /// first — cannot run between a read and its use on the same thread.
     #[inline(always)]
     pub(crate) unsafe fn cache_for(self, pool: &Heap) -> Option<&ThreadCache> {
         let key = pool as *const Heap as usize;

@@ -150,9 +150,9 @@ unsafe fn release_missed(mut region: Region, class: ClassIdx) {
                     Ok(()) => return,
                     Err(region) => region,
                 };
-                // A large class's bin holds a few entries at most: a full
-                // one (or a full pool-wide budget) sends the region to its
-                // arena, not a flush of the rest.
+                // A large class's bin at `max`, or with the pool-wide room
+                // all reserved, sends the region to its arena: no flush of
+                // the rest.
                 if !cache.is_large(class) {
                     // SAFETY: forwarded contract.
                     return unsafe { release_through_cache(region, class) };

@@ -204,8 +204,8 @@ impl SizeClasses {
     }
 
     /// Huge requests are rounded up to a class of their own, four per
-    /// doubling as below the chunk size (5, 6, 7, 8, 10, 12 … MiB above a
-    /// 4 MiB chunk): less than a quarter wasted, and a recycled mapping
+    /// doubling as below the chunk size (10, 12, 14, 16, 20 … MiB above an
+    /// 8 MiB chunk): less than a quarter wasted, and a recycled mapping
     /// always fits the next request of its class — with page-exact sizes a
     /// mapping fitted only requests within a quarter below it, and a mixed
     /// 1–5 MiB load mapped (and faulted in) almost every huge buffer anew.

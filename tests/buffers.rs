@@ -28,8 +28,10 @@ fn capacity_is_the_size_class() {
         assert!(buf.is_empty());
     }
     // Huge requests get a huge class: four per doubling above the chunk.
-    let huge = pool.alloc((4 << 20) + 1);
-    assert_eq!(huge.capacity(), 5 << 20);
+    let chunk = pool.chunk_size();
+    let huge = pool.alloc(chunk + 1);
+    assert_eq!(huge.capacity(), chunk + chunk / 4);
+    assert_eq!(pool.metrics().huge_buffers, 1);
 }
 
 #[test]
@@ -42,7 +44,8 @@ fn write_read_grow_all_paths() {
         assert_eq!(&buf[..8], b"0123\xDE\xAD\xBE\xEF");
         assert_eq!(&buf[8..], b"-7");
         // Grow through small, normal and into huge, keeping the contents.
-        let pattern: Vec<u8> = (0..(5 << 20)).map(|i| (i % 251) as u8).collect();
+        let huge = pool.chunk_size() + (1 << 20);
+        let pattern: Vec<u8> = (0..huge).map(|i| (i % 251) as u8).collect();
         buf.clear();
         for piece in pattern.chunks(100_000) {
             buf.extend_from_slice(piece);
@@ -211,7 +214,7 @@ fn dropping_the_pool_with_live_buffers_is_safe() {
     let mut normal = pool.alloc(100_000);
     normal.extend_from_slice(&[3; 100_000]);
     let shared = normal.freeze();
-    let huge = pool.alloc(5 << 20);
+    let huge = pool.alloc(pool.chunk_size() + 1);
     drop(pool);
     assert_eq!(&small[..], b"still here");
     assert!(shared.iter().all(|&b| b == 3));
@@ -243,7 +246,7 @@ fn moved_views_return_the_region_they_came_from() {
         .trim_policy(tidebuf::TrimPolicy::Never)
         .build()
         .unwrap();
-    for size in [64, 1500, 20 << 10, 64 << 10, 1 << 20, 5 << 20] {
+    for size in [64, 1500, 20 << 10, 64 << 10, 1 << 20, 5 << 20, 10 << 20] {
         for last in 0..3 {
             let mut buf = pool.alloc(size);
             let start = buf.as_ptr();

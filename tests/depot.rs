@@ -1,8 +1,10 @@
 //! The arena's depot of full thread-cache bins keeps every bin within its
-//! bound: a bin is full when its vector is, so the spare vector a deposit
-//! hands back must have the bin's own capacity. A spare from a class of
-//! more entries (a 1 KiB bin keeps 256) let a 64 KiB bin (4 entries, 256
-//! KiB) park 16 MiB.
+//! bound: a spare vector from a class of more entries (a 1 KiB bin keeps
+//! 256) once let a 64 KiB bin (then 4 entries) park 16 MiB. Now the spare
+//! a deposit hands back has the bin's own capacity, and a bin's `limit`
+//! is never above its `max` either. Measured on a 32 KiB bin (64 entries,
+//! 2 MiB), the largest class whose bins deposit (larger ones draw on the
+//! pool-wide room instead).
 
 use std::sync::mpsc;
 use std::thread;
@@ -10,9 +12,9 @@ use tidebuf::{Pool, PooledBytesMut, TrimPolicy};
 
 /// A producer allocates, a consumer thread releases (so its bins fill and
 /// go to the depot whole); returns `cached_bytes` after 300 buffers of
-/// 64 KiB went that way — first, if `prime`, after a full 1 KiB bin went
+/// 32 KiB went that way — first, if `prime`, after a full 1 KiB bin went
 /// through the depot and left its vector behind as a spare.
-fn cached_after_64k_handoff(prime: bool) -> usize {
+fn cached_after_32k_handoff(prime: bool) -> usize {
     let pool = Pool::builder()
         .arenas(1)
         .max_cached_buffer_capacity(1 << 20)
@@ -37,7 +39,7 @@ fn cached_after_64k_handoff(prime: bool) -> usize {
         // emptied 256-entry vector becomes a spare.
         keep.extend((0..600).map(|_| pool.alloc(1024)));
     }
-    tx.send((0..300).map(|_| pool.alloc(64 << 10)).collect())
+    tx.send((0..300).map(|_| pool.alloc(32 << 10)).collect())
         .unwrap();
     done_rx.recv().unwrap();
     let cached = pool.metrics().cached_bytes;
@@ -49,10 +51,11 @@ fn cached_after_64k_handoff(prime: bool) -> usize {
 
 #[test]
 fn a_spare_from_another_class_does_not_lift_a_bins_bound() {
-    let alone = cached_after_64k_handoff(false);
-    let primed = cached_after_64k_handoff(true);
+    let alone = cached_after_32k_handoff(false);
+    let primed = cached_after_32k_handoff(true);
     // The priming may leave up to a depot's worth (1 MiB) of 1 KiB
-    // regions parked; the 64 KiB bin itself must stay at its 256 KiB.
+    // regions parked; the 32 KiB bin itself must stay at its 2 MiB (a
+    // 256-entry spare would let it park 8 MiB).
     assert!(
         primed <= alone + (1 << 20),
         "cached {} KiB after the 1 KiB priming against {} KiB without",

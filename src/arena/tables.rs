@@ -42,8 +42,9 @@ pub(super) struct ArenaState {
     last_freed: Option<u32>,
 }
 
-/// Runs of at least this many pages (an eighth of a 4 MiB chunk in 8 KiB
-/// pages) go back where the last one was freed, if they fit there.
+/// Runs of at least this many pages (512 KiB in 8 KiB pages, a sixteenth
+/// of the default chunk) go back where the last one was freed, if they fit
+/// there.
 const LARGE_RUN_PAGES: u32 = 64;
 
 /// Retired subpages an arena keeps for reuse.

@@ -9,6 +9,8 @@
 //!
 //!  release ──▶ releasing thread's bin.push() ──full──▶ arena lock: flush the
 //!                                                      older half at once
+//!                        (a bin above 32 KiB at its limit: reserve room for
+//!                         one more in the pool-wide bound, else the arena)
 //! ```
 //!
 //! A bin is a stack (last released, first reused: warm in cache). Regions in
@@ -85,18 +87,18 @@ const FOREIGN: usize = 1;
 /// it at its [`limit`](Bin::limit), and keeps it while entries come and go
 /// — so its fast paths touch no shared line — until a sweep finds the room
 /// unused, or the cache is flushed. Reserved room bounds the bytes parked:
-/// `parked ≤ reserved ≤ limit`, exactly and at every instant.
+/// `parked ≤ reserved ≤ bound`, exactly and at every instant.
 #[derive(Debug)]
 pub(crate) struct LargeRoom {
     reserved: AtomicUsize,
-    limit: usize,
+    bound: usize,
 }
 
 impl LargeRoom {
-    pub(crate) fn new(limit: usize) -> LargeRoom {
+    pub(crate) fn new(bound: usize) -> LargeRoom {
         LargeRoom {
             reserved: AtomicUsize::new(0),
-            limit,
+            bound,
         }
     }
 
@@ -106,7 +108,7 @@ impl LargeRoom {
     fn reserve(&self, bytes: usize) -> bool {
         self.reserved
             .fetch_update(Relaxed, Relaxed, |r| {
-                r.checked_add(bytes).filter(|&after| after <= self.limit)
+                r.checked_add(bytes).filter(|&after| after <= self.bound)
             })
             .is_ok()
     }
@@ -224,11 +226,12 @@ impl Bin {
             return false;
         }
         self.entries(|entries| {
-            if entries.capacity() == 0 {
-                entries.reserve_exact(self.max as usize);
-            }
+            // Every slot up to `max`, whatever the vector held before.
+            entries.reserve_exact((self.max as usize).saturating_sub(entries.len()));
         });
-        // After `entries`: the capacity it reserved bounds the new limit.
+        // After `entries`: the capacity it reserved (at least `max`, and
+        // `limit < max`) bounds the new limit.
+        debug_assert!(self.limit.get() < self.max as usize);
         self.limit.add(1);
         true
     }
@@ -238,7 +241,8 @@ impl Bin {
     fn unreserve_beyond(&self, keep: usize) {
         let Some(large) = &self.large else { return };
         let keep = keep.max(self.len.get());
-        if let Some(surplus) = self.limit.get().checked_sub(keep) {
+        // Nothing to give back: no write to the shared count.
+        if let Some(surplus) = self.limit.get().checked_sub(keep).filter(|&s| s > 0) {
             large.unreserve(surplus * self.size);
             self.limit.set(keep);
         }

@@ -520,7 +520,9 @@ impl Drop for PooledBytesMut {
     // function is returned with the stores that built it.
     #[inline(always)]
     fn drop(&mut self) {
-        drop_words(self.ptr, self.len, self.cap, self.tagged, Memo::now());
+        // SAFETY: this buffer's own words, not used after; the memo read
+        // here, on this thread, just now.
+        unsafe { drop_words(self.ptr, self.len, self.cap, self.tagged, Memo::now()) };
     }
 }
 
@@ -528,8 +530,19 @@ impl Drop for PooledBytesMut {
 /// in registers) and this thread's [`Memo`], read at the drop site: the
 /// release fast path for a unique view at its region's start, else
 /// [`drop_slow`].
+///
+/// # Safety
+/// The words are those of a buffer being dropped, not used afterwards;
+/// `memo` was read on this thread just before the call (see
+/// [`Memo::cache_for`]).
 #[inline(never)]
-fn drop_words(ptr: NonNull<u8>, len: usize, cap: usize, tagged: *mut ChunkHeader, memo: Memo) {
+unsafe fn drop_words(
+    ptr: NonNull<u8>,
+    len: usize,
+    cap: usize,
+    tagged: *mut ChunkHeader,
+    memo: Memo,
+) {
     if tagged.addr() & (SHARED | EMPTY | MOVED) == 0 {
         let region = Region {
             ptr,
@@ -537,10 +550,10 @@ fn drop_words(ptr: NonNull<u8>, len: usize, cap: usize, tagged: *mut ChunkHeader
             // address in `tagged`, with only the class in the low bits.
             chunk: unsafe { NonNull::new_unchecked(tagged.map_addr(|a| a & !BITS)) },
         };
-        // SAFETY: called from `drop` with the words of the buffer being
-        // dropped, which is not used after it; the region (starting at
-        // `ptr`: not moved) is ours alone. `memo` was read by that `drop`
-        // on this thread, with nothing run in between.
+        // SAFETY: by the contract, the words of a buffer being dropped and
+        // not used after; the region (starting at `ptr`: not moved) is ours
+        // alone. `memo` is this thread's, and the entry it names cannot go
+        // before the release uses it (see `Memo::cache_for`).
         unsafe { release_with(region, (tagged.addr() & CLASS_MASK) as ClassIdx, memo) };
     } else {
         drop_slow(ptr, len, cap, tagged);
