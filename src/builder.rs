@@ -62,6 +62,8 @@ impl Machine {
 
 const DEFAULT_PAGE: usize = 8 << 10;
 const DEFAULT_CHUNK: usize = 8 << 20;
+// The default chunk holds at least 8 pages of any page size allowed.
+const _: () = assert!(DEFAULT_CHUNK >= 8 * MAX_PAGE);
 
 /// Builds a [`Pool`](crate::Pool); every setting has a default (Netty 4.1's sizes unless
 /// a method says otherwise).
@@ -268,9 +270,7 @@ impl PoolBuilder {
                 "with Backing::Mmap, at least the OS page size (sysconf(_SC_PAGESIZE))",
             ));
         }
-        let chunk = self
-            .chunk_size
-            .unwrap_or_else(|| DEFAULT_CHUNK.max(8 * page));
+        let chunk = self.chunk_size.unwrap_or(DEFAULT_CHUNK);
         let chunk_ok = chunk.is_power_of_two()
             && chunk >= 8 * page
             && (MIN_CHUNK..=MAX_CHUNK).contains(&chunk)
@@ -398,7 +398,7 @@ mod tests {
             // The default builds, with pages of whole OS pages.
             let pool = Pool::builder().simulate(os_page, 4).build().unwrap();
             assert_eq!(pool.page_size(), os_page);
-            assert_eq!(pool.chunk_size(), (8 << 20).max(8 * os_page));
+            assert_eq!(pool.chunk_size(), 8 << 20);
             assert_eq!(pool.heap().config.os_page, os_page);
             // And it purges whole pages only: a trim after a release keeps
             // the neighbour's bytes.

@@ -194,7 +194,7 @@ impl ChunkHeader {
     /// `region_start`. Called under the arena lock.
     pub(crate) fn map_run(&self, start: u32, pages: u32) {
         // One bounds check for the run, not one per page: a 1 MiB run is
-        // 256 stores, on the arena's critical section.
+        // 128 stores (8 KiB pages), on the arena's critical section.
         let run = &self.run_of_page[start as usize..(start + pages) as usize];
         for page in run {
             page.store(start, Relaxed);
